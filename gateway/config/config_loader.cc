@@ -1,0 +1,201 @@
+#include "gateway/config/config_loader.h"
+
+#include <unistd.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "gateway/common/files.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+
+namespace iicc::config {
+namespace {
+
+using v1::GatewayConfig;
+
+class CollectingErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit CollectingErrorCollector(std::vector<std::string>* errors) : errors_(errors) {}
+  void AddError(int line, int column, const std::string& message) override {
+    errors_->push_back(absl::StrCat("line ", line + 1, ":", column + 1, ": ", message));
+  }
+  void AddWarning(int line, int column, const std::string& message) override {
+    AddError(line, column, message);
+  }
+
+ private:
+  std::vector<std::string>* errors_;
+};
+
+bool IsValidHostPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  int port;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port)) return false;
+  return port > 0 && port < 65536;
+}
+
+void CheckReadable(const std::string& path, const std::string& field, std::vector<std::string>* errors) {
+  if (path.empty()) {
+    errors->push_back(absl::StrCat(field, ": required"));
+  } else if (access(path.c_str(), R_OK) != 0) {
+    errors->push_back(absl::StrCat(field, ": cannot read '", path, "'"));
+  }
+}
+
+void CheckTls(const v1::TlsConfig& tls, const std::string& field, std::vector<std::string>* errors) {
+  CheckReadable(tls.cert_file(), absl::StrCat(field, ".cert_file"), errors);
+  CheckReadable(tls.key_file(), absl::StrCat(field, ".key_file"), errors);
+  CheckReadable(tls.ca_file(), absl::StrCat(field, ".ca_file"), errors);
+}
+
+void CheckAddress(const std::string& address, const std::string& field, std::vector<std::string>* errors) {
+  if (address.empty()) {
+    errors->push_back(absl::StrCat(field, ": required"));
+  } else if (!IsValidHostPort(address)) {
+    errors->push_back(absl::StrCat(field, ": '", address, "' is not host:port"));
+  }
+}
+
+void FillDefaults(GatewayConfig* config) {
+  v1::PeerLinkConfig* peer = config->mutable_peer();
+  if (peer->window() == 0) peer->set_window(kDefaultWindow);
+  if (!peer->has_initial_backoff()) peer->mutable_initial_backoff()->set_nanos(100'000'000);
+  if (!peer->has_max_backoff()) peer->mutable_max_backoff()->set_seconds(10);
+  if (config->limits().max_message_bytes() == 0) {
+    config->mutable_limits()->set_max_message_bytes(kDefaultMaxMessageBytes);
+  }
+  if (config->store().file_name().empty()) config->mutable_store()->set_file_name(kDefaultStoreFileName);
+}
+
+}  // namespace
+
+bool IsValidSpiffeId(const std::string& id) {
+  constexpr absl::string_view kScheme = "spiffe://";
+  if (!absl::StartsWith(id, kScheme) || id.size() > 2048) return false;
+  const absl::string_view rest = absl::string_view(id).substr(kScheme.size());
+  const size_t slash = rest.find('/');
+  const absl::string_view domain = rest.substr(0, slash);
+  if (domain.empty()) return false;
+  for (char c : domain) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')) return false;
+  }
+  if (slash == absl::string_view::npos) return true;
+  const absl::string_view path = rest.substr(slash + 1);
+  for (absl::string_view segment : absl::StrSplit(path, '/')) {
+    if (segment.empty() || segment == "." || segment == "..") return false;
+    for (char c : segment) {
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+            c == '-' || c == '_')) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
+  std::vector<std::string> errors;
+  if (config.jurisdiction() == v1::JURISDICTION_UNSPECIFIED) {
+    errors.push_back("jurisdiction: required (JURISDICTION_KZ or JURISDICTION_UZ)");
+  } else if (!v1::Jurisdiction_IsValid(config.jurisdiction())) {
+    errors.push_back("jurisdiction: unknown value");
+  }
+  if (config.data_dir().empty()) errors.push_back("data_dir: required");
+
+  if (!config.has_ministry_face()) {
+    errors.push_back("ministry_face: required");
+  } else {
+    CheckAddress(config.ministry_face().listen_address(), "ministry_face.listen_address", &errors);
+    CheckTls(config.ministry_face().tls(), "ministry_face.tls", &errors);
+  }
+
+  if (!config.has_peer()) {
+    errors.push_back("peer: required");
+  } else {
+    const v1::PeerLinkConfig& peer = config.peer();
+    CheckAddress(peer.listen_address(), "peer.listen_address", &errors);
+    CheckAddress(peer.peer_address(), "peer.peer_address", &errors);
+    CheckTls(peer.tls(), "peer.tls", &errors);
+    if (peer.peer_spiffe_id().empty()) {
+      errors.push_back("peer.peer_spiffe_id: required");
+    } else if (!IsValidSpiffeId(peer.peer_spiffe_id())) {
+      errors.push_back(absl::StrCat("peer.peer_spiffe_id: '", peer.peer_spiffe_id(), "' is not a SPIFFE ID"));
+    }
+    if (peer.window() > 4096) errors.push_back("peer.window: at most 4096");
+    if (peer.initial_backoff().seconds() < 0 || peer.initial_backoff().nanos() < 0) {
+      errors.push_back("peer.initial_backoff: must not be negative");
+    }
+    if (peer.max_backoff().seconds() < 0 || peer.max_backoff().nanos() < 0) {
+      errors.push_back("peer.max_backoff: must not be negative");
+    }
+  }
+  if (config.has_ministry_face() && config.has_peer() && !config.ministry_face().listen_address().empty() &&
+      config.ministry_face().listen_address() == config.peer().listen_address()) {
+    errors.push_back("peer.listen_address: must differ from ministry_face.listen_address");
+  }
+
+  absl::flat_hash_set<std::string> seen;
+  for (int i = 0; i < config.ministries_size(); ++i) {
+    const v1::MinistryIdentity& identity = config.ministries(i);
+    const std::string field = absl::StrCat("ministries[", i, "]");
+    if (identity.spiffe_id().empty()) {
+      errors.push_back(absl::StrCat(field, ".spiffe_id: required"));
+    } else if (!IsValidSpiffeId(identity.spiffe_id())) {
+      errors.push_back(absl::StrCat(field, ".spiffe_id: '", identity.spiffe_id(), "' is not a SPIFFE ID"));
+    } else if (!seen.insert(identity.spiffe_id()).second) {
+      errors.push_back(absl::StrCat(field, ".spiffe_id: '", identity.spiffe_id(), "' is listed twice"));
+    }
+    for (int g = 0; g < identity.grants_size(); ++g) {
+      const v1::RoleGrant& grant = identity.grants(g);
+      const std::string grant_field = absl::StrCat(field, ".grants[", g, "]");
+      if (grant.role() == v1::ROLE_UNSPECIFIED || !v1::Role_IsValid(grant.role())) {
+        errors.push_back(absl::StrCat(grant_field, ".role: required (ROLE_SUBMIT, ROLE_READ or ROLE_STATUS)"));
+      }
+      for (int t = 0; t < grant.record_types_size(); ++t) {
+        const int type = grant.record_types(t);
+        if (type == v1::RECORD_TYPE_UNSPECIFIED || !v1::RecordType_IsValid(type)) {
+          errors.push_back(absl::StrCat(grant_field, ".record_types[", t, "]: not a record type"));
+        }
+      }
+    }
+  }
+
+  if (config.limits().max_message_bytes() != 0 && config.limits().max_message_bytes() < 1024) {
+    errors.push_back("limits.max_message_bytes: at least 1024");
+  }
+  const std::string& file_name = config.store().file_name();
+  if (absl::StrContains(file_name, '/')) errors.push_back("store.file_name: a file name, not a path");
+  return errors;
+}
+
+absl::StatusOr<GatewayConfig> ParseGatewayConfig(const std::string& text, const std::string& source) {
+  GatewayConfig config;
+  std::vector<std::string> errors;
+  CollectingErrorCollector collector(&errors);
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&collector);
+  if (!parser.ParseFromString(text, &config)) {
+    for (std::string& error : errors) error = absl::StrCat(source, ":", error);
+    return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  }
+  FillDefaults(&config);
+  errors = ValidateGatewayConfig(config);
+  if (!errors.empty()) {
+    for (std::string& error : errors) error = absl::StrCat(source, ": ", error);
+    return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  }
+  return config;
+}
+
+absl::StatusOr<GatewayConfig> LoadGatewayConfig(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  return ParseGatewayConfig(*text, path);
+}
+
+}  // namespace iicc::config

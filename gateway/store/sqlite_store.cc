@@ -1,0 +1,376 @@
+#include "gateway/store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/common/status_macros.h"
+
+namespace iicc::store {
+namespace {
+
+// Migrations, in order: kMigrations[i] takes the schema from version i to
+// i + 1. Never edit a released entry; append a new one.
+constexpr const char* kMigrations[] = {
+    // 0 -> 1: the first schema.
+    R"sql(
+    CREATE TABLE outbox (
+      sequence        INTEGER PRIMARY KEY,
+      record_id       TEXT NOT NULL UNIQUE,
+      record_type     INTEGER NOT NULL,
+      submitter       TEXT NOT NULL,
+      envelope        BLOB NOT NULL,
+      accepted_nanos  INTEGER NOT NULL,
+      state           INTEGER NOT NULL,
+      reason          TEXT NOT NULL DEFAULT '',
+      receipt         BLOB,
+      delivered_nanos INTEGER
+    );
+    CREATE INDEX outbox_queued ON outbox (sequence) WHERE state = 1;
+    CREATE TABLE idempotency (
+      submitter      TEXT NOT NULL,
+      request_id     TEXT NOT NULL,
+      request_digest BLOB NOT NULL,
+      record_id      TEXT NOT NULL,
+      PRIMARY KEY (submitter, request_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE inbox (
+      sequence        INTEGER PRIMARY KEY,
+      record_id       TEXT NOT NULL UNIQUE,
+      origin          INTEGER NOT NULL,
+      record_type     INTEGER NOT NULL,
+      record          BLOB NOT NULL,
+      received_nanos  INTEGER NOT NULL
+    );
+    CREATE TABLE inbound_receipts (
+      record_id      TEXT PRIMARY KEY,
+      payload_digest BLOB NOT NULL,
+      accepted       INTEGER NOT NULL,
+      receipt        BLOB NOT NULL
+    ) WITHOUT ROWID;
+    )sql",
+};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
+              "one migration per schema version");
+
+int64_t ToNanos(absl::Time t) { return absl::ToUnixNanos(t); }
+absl::Time FromNanos(int64_t n) { return absl::FromUnixNanos(n); }
+
+}  // namespace
+
+// A prepared statement bound to one call; finalized on destruction.
+class SqliteStore::Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Bind(int i, absl::string_view text) {
+    Check(sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& BindBlob(int i, absl::string_view blob) {
+    Check(sqlite3_bind_blob(stmt_, i, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& Bind(int i, int64_t value) {
+    Check(sqlite3_bind_int64(stmt_, i, value));
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE, or an error code.
+  int Step() {
+    if (rc_ != SQLITE_OK) return rc_;
+    return sqlite3_step(stmt_);
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::string Text(int col) const {
+    const void* data = sqlite3_column_blob(stmt_, col);
+    const int size = sqlite3_column_bytes(stmt_, col);
+    return data == nullptr ? std::string() : std::string(static_cast<const char*>(data), size);
+  }
+
+ private:
+  void Check(int rc) {
+    if (rc_ == SQLITE_OK && rc != SQLITE_OK) rc_ = rc;
+  }
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+namespace {
+
+absl::StatusCode CodeFor(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return absl::StatusCode::kResourceExhausted;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::StatusCode::kUnavailable;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+      return absl::StatusCode::kFailedPrecondition;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::StatusCode::kDataLoss;
+    default:
+      return absl::StatusCode::kInternal;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = absl::StrCat("cannot open store ", path, ": ", db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close(db);
+    return absl::Status(CodeFor(rc), message);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, 5000);
+  auto exec = [&](const char* sql) -> absl::Status {
+    char* error = nullptr;
+    const int exec_rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+    if (exec_rc == SQLITE_OK) return absl::OkStatus();
+    absl::Status status(CodeFor(exec_rc), absl::StrCat("store ", path, ": ", error ? error : "error"));
+    sqlite3_free(error);
+    return status;
+  };
+  auto fail = [&](absl::Status status) {
+    sqlite3_close(db);
+    return status;
+  };
+  // WAL with synchronous=FULL: every commit is fsynced before it returns.
+  if (absl::Status s = exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"); !s.ok()) {
+    return fail(s);
+  }
+  int version = 0;
+  {
+    Statement stmt(db, "PRAGMA user_version");
+    if (stmt.Step() != SQLITE_ROW) return fail(absl::InternalError("cannot read the store's schema version"));
+    version = static_cast<int>(stmt.Int(0));
+  }
+  if (version > kSchemaVersion) {
+    return fail(absl::FailedPreconditionError(absl::StrCat("store ", path, " has schema version ", version,
+                                                           ", newer than this build's ", kSchemaVersion)));
+  }
+  for (; version < kSchemaVersion; ++version) {
+    const std::string sql = absl::StrCat("BEGIN IMMEDIATE;", kMigrations[version],
+                                         "PRAGMA user_version = ", version + 1, "; COMMIT;");
+    if (absl::Status s = exec(sql.c_str()); !s.ok()) {
+      exec("ROLLBACK").IgnoreError();
+      return fail(s);
+    }
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(db, kSchemaVersion));
+}
+
+SqliteStore::~SqliteStore() {
+  absl::MutexLock lock(&mu_);
+  sqlite3_close_v2(db_);
+}
+
+absl::Status SqliteStore::Error(const char* what) {
+  return absl::Status(CodeFor(sqlite3_extended_errcode(db_)), absl::StrCat(what, ": ", sqlite3_errmsg(db_)));
+}
+
+absl::Status SqliteStore::Exec(const char* sql) {
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return Error(sql);
+  return absl::OkStatus();
+}
+
+template <typename Body>
+absl::Status SqliteStore::InTransaction(Body body) {
+  IICC_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  absl::Status status = body();
+  if (status.ok()) status = Exec("COMMIT");
+  if (!status.ok()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
+
+absl::StatusOr<AcceptOutcome> SqliteStore::AcceptOutbound(const OutboundRecord& record) {
+  absl::MutexLock lock(&mu_);
+  AcceptOutcome outcome;
+  absl::Status status = InTransaction([&]() -> absl::Status {
+    Statement find(db_, "SELECT request_digest, record_id FROM idempotency WHERE submitter = ? AND request_id = ?");
+    find.Bind(1, record.submitter).Bind(2, record.request_id);
+    const int rc = find.Step();
+    if (rc == SQLITE_ROW) {
+      outcome.kind = find.Text(0) == record.request_digest ? AcceptOutcome::Kind::kReplay
+                                                           : AcceptOutcome::Kind::kConflict;
+      outcome.record_id = find.Text(1);
+      return absl::OkStatus();
+    }
+    if (rc != SQLITE_DONE) return Error("idempotency lookup");
+
+    Statement key(db_,
+                  "INSERT INTO idempotency (submitter, request_id, request_digest, record_id) VALUES (?, ?, ?, ?)");
+    key.Bind(1, record.submitter).Bind(2, record.request_id).BindBlob(3, record.request_digest).Bind(4, record.record_id);
+    if (key.Step() != SQLITE_DONE) return Error("idempotency insert");
+
+    Statement insert(db_,
+                     "INSERT INTO outbox (record_id, record_type, submitter, envelope, accepted_nanos, state) "
+                     "VALUES (?, ?, ?, ?, ?, ?)");
+    insert.Bind(1, record.record_id)
+        .Bind(2, static_cast<int64_t>(record.record_type))
+        .Bind(3, record.submitter)
+        .BindBlob(4, record.envelope)
+        .Bind(5, ToNanos(record.accepted_time))
+        .Bind(6, static_cast<int64_t>(v1::DELIVERY_STATE_QUEUED));
+    if (insert.Step() != SQLITE_DONE) return Error("outbox insert");
+    outcome.kind = AcceptOutcome::Kind::kAccepted;
+    outcome.record_id = record.record_id;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return outcome;
+}
+
+absl::StatusOr<OutboundStatus> SqliteStore::GetOutboundStatus(absl::string_view record_id) {
+  absl::MutexLock lock(&mu_);
+  Statement stmt(db_,
+                 "SELECT record_type, submitter, state, reason, receipt, accepted_nanos, delivered_nanos "
+                 "FROM outbox WHERE record_id = ?");
+  stmt.Bind(1, record_id);
+  const int rc = stmt.Step();
+  if (rc == SQLITE_DONE) return absl::NotFoundError("no such record");
+  if (rc != SQLITE_ROW) return Error("status lookup");
+  OutboundStatus status;
+  status.record_id = std::string(record_id);
+  status.record_type = static_cast<v1::RecordType>(stmt.Int(0));
+  status.submitter = stmt.Text(1);
+  status.state = static_cast<v1::DeliveryState>(stmt.Int(2));
+  status.reason = stmt.Text(3);
+  status.receipt = stmt.Text(4);
+  status.accepted_time = FromNanos(stmt.Int(5));
+  if (!stmt.IsNull(6)) status.delivered_time = FromNanos(stmt.Int(6));
+  return status;
+}
+
+absl::StatusOr<std::vector<PendingEnvelope>> SqliteStore::ListPending(int64_t after, int limit) {
+  absl::MutexLock lock(&mu_);
+  Statement stmt(db_,
+                 "SELECT sequence, record_id, envelope FROM outbox WHERE state = 1 AND sequence > ? "
+                 "ORDER BY sequence LIMIT ?");
+  stmt.Bind(1, after).Bind(2, static_cast<int64_t>(limit));
+  std::vector<PendingEnvelope> pending;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    pending.push_back(PendingEnvelope{stmt.Int(0), stmt.Text(1), stmt.Text(2)});
+  }
+  if (rc != SQLITE_DONE) return Error("pending scan");
+  return pending;
+}
+
+absl::Status SqliteStore::RecordOutcome(absl::string_view record_id, v1::DeliveryState state,
+                                        absl::string_view reason, absl::string_view receipt,
+                                        absl::Time delivered_time) {
+  absl::MutexLock lock(&mu_);
+  return InTransaction([&]() -> absl::Status {
+    Statement stmt(db_,
+                   "UPDATE outbox SET state = ?, reason = ?, receipt = ?, delivered_nanos = ? "
+                   "WHERE record_id = ? AND state = 1");
+    stmt.Bind(1, static_cast<int64_t>(state))
+        .Bind(2, reason)
+        .BindBlob(3, receipt)
+        .Bind(4, ToNanos(delivered_time))
+        .Bind(5, record_id);
+    if (stmt.Step() != SQLITE_DONE) return Error("outcome update");
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> SqliteStore::CountPending() {
+  absl::MutexLock lock(&mu_);
+  Statement stmt(db_, "SELECT COUNT(*) FROM outbox WHERE state = 1");
+  if (stmt.Step() != SQLITE_ROW) return Error("pending count");
+  return stmt.Int(0);
+}
+
+absl::StatusOr<InboundOutcome> SqliteStore::CommitInbound(const InboundCommit& commit) {
+  absl::MutexLock lock(&mu_);
+  InboundOutcome outcome;
+  absl::Status status = InTransaction([&]() -> absl::Status {
+    Statement find(db_, "SELECT payload_digest, receipt FROM inbound_receipts WHERE record_id = ?");
+    find.Bind(1, commit.record_id);
+    const int rc = find.Step();
+    if (rc == SQLITE_ROW) {
+      if (find.Text(0) == commit.payload_digest) {
+        outcome.kind = InboundOutcome::Kind::kDuplicate;
+        outcome.receipt = find.Text(1);
+      } else {
+        outcome.kind = InboundOutcome::Kind::kConflict;
+      }
+      return absl::OkStatus();
+    }
+    if (rc != SQLITE_DONE) return Error("receipt lookup");
+
+    Statement receipt(db_,
+                      "INSERT INTO inbound_receipts (record_id, payload_digest, accepted, receipt) "
+                      "VALUES (?, ?, ?, ?)");
+    receipt.Bind(1, commit.record_id)
+        .BindBlob(2, commit.payload_digest)
+        .Bind(3, static_cast<int64_t>(commit.accepted))
+        .BindBlob(4, commit.receipt);
+    if (receipt.Step() != SQLITE_DONE) return Error("receipt insert");
+    outcome.kind = InboundOutcome::Kind::kCommitted;
+    outcome.receipt = commit.receipt;
+    if (!commit.accepted) return absl::OkStatus();
+
+    Statement insert(db_,
+                     "INSERT INTO inbox (record_id, origin, record_type, record, received_nanos) "
+                     "VALUES (?, ?, ?, ?, ?)");
+    insert.Bind(1, commit.record_id)
+        .Bind(2, static_cast<int64_t>(commit.origin))
+        .Bind(3, static_cast<int64_t>(commit.record_type))
+        .BindBlob(4, commit.record)
+        .Bind(5, ToNanos(commit.received_time));
+    if (insert.Step() != SQLITE_DONE) return Error("inbox insert");
+    outcome.sequence = sqlite3_last_insert_rowid(db_);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return outcome;
+}
+
+absl::StatusOr<std::vector<InboxEntry>> SqliteStore::ListInbox(int64_t after,
+                                                               const std::vector<v1::RecordType>& types,
+                                                               int limit) {
+  // Record types are few: a bit mask keeps the statement fixed.
+  int64_t mask = 0;
+  for (v1::RecordType type : types) mask |= int64_t{1} << (static_cast<int>(type) & 63);
+  absl::MutexLock lock(&mu_);
+  Statement stmt(db_,
+                 "SELECT sequence, record_id, origin, record_type, record, received_nanos FROM inbox "
+                 "WHERE sequence > ? AND (? = 0 OR ((1 << record_type) & ?) != 0) ORDER BY sequence LIMIT ?");
+  stmt.Bind(1, after).Bind(2, mask).Bind(3, mask).Bind(4, static_cast<int64_t>(limit));
+  std::vector<InboxEntry> entries;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    InboxEntry entry;
+    entry.sequence = stmt.Int(0);
+    entry.record_id = stmt.Text(1);
+    entry.origin = static_cast<v1::Jurisdiction>(stmt.Int(2));
+    entry.record_type = static_cast<v1::RecordType>(stmt.Int(3));
+    entry.record = stmt.Text(4);
+    entry.received_time = FromNanos(stmt.Int(5));
+    entries.push_back(std::move(entry));
+  }
+  if (rc != SQLITE_DONE) return Error("inbox scan");
+  return entries;
+}
+
+absl::StatusOr<int64_t> SqliteStore::InboxHighWater() {
+  absl::MutexLock lock(&mu_);
+  Statement stmt(db_, "SELECT COALESCE(MAX(sequence), 0) FROM inbox");
+  if (stmt.Step() != SQLITE_ROW) return Error("inbox high water");
+  return stmt.Int(0);
+}
+
+}  // namespace iicc::store

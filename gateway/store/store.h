@@ -1,0 +1,146 @@
+// The gateway's durable state: outbox (records accepted from the own ministry,
+// with their delivery state and receipts), idempotency keys, and inbox
+// (records received from the peer, with the receipts answered for them).
+//
+// Every mutating call returns only after its transaction is durable:
+// "acknowledged means committed". Implementations: SqliteStore (embedded,
+// the default); later a PostgreSQL one for replicated gateways.
+#ifndef IICC_GATEWAY_STORE_STORE_H_
+#define IICC_GATEWAY_STORE_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "iicc/v1/ministry_gateway.pb.h"
+#include "iicc/v1/records.pb.h"
+
+namespace iicc::store {
+
+// A record accepted from the own ministry, ready to travel.
+struct OutboundRecord {
+  std::string record_id;         // UUIDv7.
+  v1::RecordType record_type = v1::RECORD_TYPE_UNSPECIFIED;
+  std::string submitter;         // SPIFFE ID of the submitting system.
+  std::string request_id;        // The submitter's idempotency key.
+  std::string request_digest;    // SHA-256 of the record as submitted.
+  std::string envelope;          // Serialized iicc.v1.Envelope.
+  absl::Time accepted_time;
+};
+
+// What AcceptOutbound did.
+struct AcceptOutcome {
+  enum class Kind {
+    kAccepted,  // Stored now.
+    kReplay,    // Same submitter, request_id and record: stored before.
+    kConflict,  // Same submitter and request_id, another record.
+  };
+  Kind kind = Kind::kAccepted;
+  // The record's id; for kReplay and kConflict, the first record's id.
+  std::string record_id;
+};
+
+// The delivery state of an outbound record.
+struct OutboundStatus {
+  std::string record_id;
+  v1::RecordType record_type = v1::RECORD_TYPE_UNSPECIFIED;
+  std::string submitter;
+  v1::DeliveryState state = v1::DELIVERY_STATE_UNSPECIFIED;
+  std::string reason;   // Why rejected; empty otherwise.
+  std::string receipt;  // Serialized iicc.v1.Receipt; empty while queued.
+  absl::Time accepted_time;
+  std::optional<absl::Time> delivered_time;
+};
+
+// An envelope waiting for its receipt, in acceptance order.
+struct PendingEnvelope {
+  int64_t outbox_sequence = 0;  // Acceptance order, strictly increasing.
+  std::string record_id;
+  std::string envelope;         // Serialized iicc.v1.Envelope.
+};
+
+// A record received from the peer and the receipt answered for it.
+struct InboundCommit {
+  std::string record_id;
+  v1::Jurisdiction origin = v1::JURISDICTION_UNSPECIFIED;
+  v1::RecordType record_type = v1::RECORD_TYPE_UNSPECIFIED;
+  std::string payload_digest;  // SHA-256 of the payload as received.
+  // Serialized iicc.v1.Record as stored in the inbox. Stored only when
+  // `accepted`; a rejected record keeps just its receipt.
+  std::string record;
+  bool accepted = false;
+  std::string receipt;  // Serialized iicc.v1.Receipt.
+  absl::Time received_time;
+};
+
+// What CommitInbound did.
+struct InboundOutcome {
+  enum class Kind {
+    kCommitted,  // Stored now (in the inbox if accepted) with its receipt.
+    kDuplicate,  // Same record_id and payload seen before: `receipt` is the
+                 // receipt answered then.
+    kConflict,   // Same record_id, another payload: nothing changed.
+  };
+  Kind kind = Kind::kCommitted;
+  int64_t sequence = 0;  // Inbox sequence when committed and accepted.
+  std::string receipt;   // The receipt to answer (the stored one on kDuplicate).
+};
+
+// One record of the inbox.
+struct InboxEntry {
+  int64_t sequence = 0;
+  std::string record_id;
+  v1::Jurisdiction origin = v1::JURISDICTION_UNSPECIFIED;
+  v1::RecordType record_type = v1::RECORD_TYPE_UNSPECIFIED;
+  std::string record;  // Serialized iicc.v1.Record.
+  absl::Time received_time;
+};
+
+// Thread-safe: every method may be called from any thread.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Stores `record` in the outbox with its idempotency key
+  // (submitter, request_id), unless that key exists: then kReplay (same
+  // request_digest) or kConflict, and nothing is written.
+  virtual absl::StatusOr<AcceptOutcome> AcceptOutbound(const OutboundRecord& record) = 0;
+
+  // The state of one outbound record. NOT_FOUND if unknown.
+  virtual absl::StatusOr<OutboundStatus> GetOutboundStatus(absl::string_view record_id) = 0;
+
+  // Up to `limit` queued envelopes with outbox_sequence > `after`, in order.
+  virtual absl::StatusOr<std::vector<PendingEnvelope>> ListPending(int64_t after, int limit) = 0;
+
+  // Records the peer's verdict on a queued record: DELIVERED or REJECTED with
+  // `reason`, the receipt and its arrival time. A record no longer queued is
+  // left as it is (a duplicate receipt after a resend).
+  virtual absl::Status RecordOutcome(absl::string_view record_id, v1::DeliveryState state,
+                                     absl::string_view reason, absl::string_view receipt,
+                                     absl::Time delivered_time) = 0;
+
+  // Number of queued outbound records.
+  virtual absl::StatusOr<int64_t> CountPending() = 0;
+
+  // Commits a received record and its receipt atomically, unless its
+  // record_id was seen before (kDuplicate or kConflict; nothing written).
+  virtual absl::StatusOr<InboundOutcome> CommitInbound(const InboundCommit& commit) = 0;
+
+  // Up to `limit` inbox entries with sequence > `after`, in order, of the
+  // given types (all types when `types` is empty).
+  virtual absl::StatusOr<std::vector<InboxEntry>> ListInbox(int64_t after,
+                                                            const std::vector<v1::RecordType>& types,
+                                                            int limit) = 0;
+
+  // The highest inbox sequence, 0 when the inbox is empty.
+  virtual absl::StatusOr<int64_t> InboxHighWater() = 0;
+};
+
+}  // namespace iicc::store
+
+#endif  // IICC_GATEWAY_STORE_STORE_H_
