@@ -1,0 +1,206 @@
+#include "gateway/exchange/forwarder.h"
+
+#include <algorithm>
+#include <deque>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gateway/common/grpc_status.h"
+#include "gateway/common/status_macros.h"
+#include "gateway/exchange/peer_service.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace iicc::exchange {
+namespace {
+
+// How often the send loop looks at the outbox even without a notification
+// (a safety net: notifications are the normal path).
+constexpr absl::Duration kPollInterval = absl::Seconds(1);
+
+}  // namespace
+
+Forwarder::Forwarder(ForwarderOptions options, store::Store* store, std::shared_ptr<grpc::Channel> channel,
+                     SequenceNotifier* outbox)
+    : options_(options), store_(store), stub_(v1::PeerExchange::NewStub(channel)), outbox_(outbox) {}
+
+Forwarder::~Forwarder() { Stop(); }
+
+void Forwarder::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void Forwarder::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (active_ != nullptr) active_->TryCancel();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Forwarder::Run() {
+  std::mt19937_64 rng(std::random_device{}());
+  absl::Duration backoff = options_.initial_backoff;
+  while (true) {
+    bool connected = false;
+    absl::Duration retry_after = absl::ZeroDuration();
+    const absl::Status status = RunSession(&connected, &retry_after);
+    link_up_ = false;
+    if (connected) backoff = options_.initial_backoff;
+    std::uniform_real_distribution<double> jitter(0.5, 1.5);
+    const absl::Duration delay = std::max(backoff * jitter(rng), retry_after);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    (void)status;  // Logged by the ops work; the link state is exported now.
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay);
+    if (stopping_) return;
+  }
+}
+
+absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after) {
+  grpc::ClientContext context;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::CancelledError("stopping");
+    active_ = &context;
+  }
+  struct Deactivate {
+    Forwarder* self;
+    ~Deactivate() {
+      absl::MutexLock lock(&self->mu_);
+      self->active_ = nullptr;
+    }
+  } deactivate{this};
+
+  std::unique_ptr<grpc::ClientReaderWriter<v1::DeliverRequest, v1::DeliverResponse>> stream =
+      stub_->Deliver(&context);
+
+  stream->WaitForInitialMetadata();
+  if (context.GetServerInitialMetadata().count(kReceiverMetadataKey) > 0) {
+    *connected = true;
+    link_up_ = true;
+  }
+
+  // The reader thread and outbox notifications reach the send loop through
+  // this mailbox; shared, because a notification may outlive the session.
+  struct Mailbox {
+    absl::Mutex mu;
+    std::deque<v1::DeliverResponse> responses ABSL_GUARDED_BY(mu);
+    bool reader_done ABSL_GUARDED_BY(mu) = false;
+    bool outbox_grew ABSL_GUARDED_BY(mu) = false;
+  };
+  auto mailbox = std::make_shared<Mailbox>();
+  std::thread reader([&stream, mailbox] {
+    v1::DeliverResponse response;
+    while (stream->Read(&response)) {
+      absl::MutexLock lock(&mailbox->mu);
+      mailbox->responses.push_back(std::move(response));
+      response.Clear();
+    }
+    absl::MutexLock lock(&mailbox->mu);
+    mailbox->reader_done = true;
+  });
+
+  std::deque<store::PendingEnvelope> in_flight;
+  int64_t last_sent = 0;  // Every session starts from the oldest queued record.
+  absl::Status status;
+  SequenceNotifier::Token watch = 0;
+  while (status.ok()) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) {
+        status = absl::CancelledError("stopping");
+        break;
+      }
+    }
+    // Fill the window.
+    if (static_cast<int>(in_flight.size()) < options_.window) {
+      absl::StatusOr<std::vector<store::PendingEnvelope>> pending =
+          store_->ListPending(last_sent, options_.window - static_cast<int>(in_flight.size()));
+      if (!pending.ok()) {
+        status = pending.status();
+        break;
+      }
+      for (store::PendingEnvelope& envelope : *pending) {
+        v1::DeliverRequest request;
+        if (!request.mutable_envelope()->ParseFromString(envelope.envelope)) {
+          status = absl::DataLossError(absl::StrCat("outbox envelope ", envelope.record_id, " does not parse"));
+          break;
+        }
+        if (!stream->Write(request)) {
+          status = absl::UnavailableError("the peer closed the stream");
+          break;
+        }
+        last_sent = envelope.outbox_sequence;
+        in_flight.push_back(std::move(envelope));
+      }
+      if (!status.ok()) break;
+    }
+
+    // Wait for receipts, new records (when the window has room), or the end
+    // of the stream.
+    const bool room = static_cast<int>(in_flight.size()) < options_.window;
+    if (room && watch == 0) {
+      const int64_t seen = outbox_->high_water();
+      // Returns 0 (and has set outbox_grew) if records arrived meanwhile.
+      watch = outbox_->Watch(seen, [mailbox] {
+        absl::MutexLock lock(&mailbox->mu);
+        mailbox->outbox_grew = true;
+      });
+    }
+    std::deque<v1::DeliverResponse> arrived;
+    bool ended;
+    {
+      absl::MutexLock lock(&mailbox->mu);
+      auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mailbox->mu) {
+        return !mailbox->responses.empty() || mailbox->reader_done || (room && mailbox->outbox_grew);
+      };
+      mailbox->mu.AwaitWithTimeout(absl::Condition(&ready), kPollInterval);
+      arrived.swap(mailbox->responses);
+      ended = mailbox->reader_done;
+      if (mailbox->outbox_grew) {
+        mailbox->outbox_grew = false;
+        watch = 0;  // Fired: arm again next time round.
+      }
+    }
+
+    for (v1::DeliverResponse& response : arrived) {
+      if (in_flight.empty()) {
+        status = absl::InternalError("the peer answered more than was sent");
+        break;
+      }
+      const store::PendingEnvelope& front = in_flight.front();
+      if (response.has_refusal()) {
+        // Retryable: end the session; the next one resends from this record.
+        status = absl::UnavailableError(absl::StrCat("the peer cannot store now: ", response.refusal().reason()));
+        *retry_after = absl::Seconds(response.refusal().retry_after().seconds()) +
+                       absl::Nanoseconds(response.refusal().retry_after().nanos());
+        break;
+      }
+      v1::ReceiptHeader header;
+      if (!response.has_receipt() || !header.ParseFromString(response.receipt().header()) ||
+          header.record_id() != front.record_id) {
+        status = absl::InternalError("the peer's receipt does not match the oldest envelope in flight");
+        break;
+      }
+      const bool accepted = header.verdict() == v1::RECEIPT_VERDICT_ACCEPTED;
+      status = store_->RecordOutcome(front.record_id,
+                                     accepted ? v1::DELIVERY_STATE_DELIVERED : v1::DELIVERY_STATE_REJECTED,
+                                     accepted ? "" : header.reason(), response.receipt().SerializeAsString(),
+                                     absl::Now());
+      if (!status.ok()) break;
+      in_flight.pop_front();
+    }
+    if (status.ok() && ended) status = absl::UnavailableError("the peer ended the stream");
+  }
+
+  if (watch != 0) outbox_->Unwatch(watch);
+  context.TryCancel();
+  reader.join();
+  const grpc::Status finish = stream->Finish();
+  if (!finish.ok() && absl::IsUnavailable(status)) status = FromGrpcStatus(finish);
+  return status;
+}
+
+}  // namespace iicc::exchange

@@ -1,0 +1,78 @@
+// The sending side of the link: drains the outbox to the peer's Deliver
+// stream in acceptance order, with a window of envelopes in flight, and
+// records each receipt. On any failure it reconnects with exponential backoff
+// and jitter and resends everything not yet acknowledged (the receiver drops
+// duplicates by record_id).
+#ifndef IICC_GATEWAY_EXCHANGE_FORWARDER_H_
+#define IICC_GATEWAY_EXCHANGE_FORWARDER_H_
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gateway/common/sequence_notifier.h"
+#include "gateway/store/store.h"
+#include "iicc/v1/peer_exchange.grpc.pb.h"
+
+namespace iicc::exchange {
+
+struct ForwarderOptions {
+  // Envelopes in flight without a receipt.
+  int window = 64;
+  // Delay before the first reconnection; doubles per failure up to
+  // `max_backoff`, with +-50% jitter.
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(10);
+};
+
+// Start() once, Stop() once (or let the destructor stop it). Thread-safe
+// accessors. Does not own `store` or `outbox`.
+class Forwarder {
+ public:
+  // `outbox` is bumped by whoever accepts new records.
+  Forwarder(ForwarderOptions options, store::Store* store, std::shared_ptr<grpc::Channel> channel,
+            SequenceNotifier* outbox);
+  ~Forwarder();
+
+  Forwarder(const Forwarder&) = delete;
+  Forwarder& operator=(const Forwarder&) = delete;
+
+  void Start();
+  // Cancels the stream and joins the thread. Unacknowledged envelopes stay
+  // queued in the store.
+  void Stop();
+
+  // True while a Deliver stream is open and answering.
+  bool link_up() const { return link_up_.load(); }
+
+ private:
+  class Session;
+
+  void Run();
+  // One Deliver stream, until it fails or Stop(). Sets `connected` when the
+  // receiver accepted the stream (the backoff starts again from its initial
+  // value) and `retry_after` when the receiver asked for a pause.
+  absl::Status RunSession(bool* connected, absl::Duration* retry_after);
+
+  const ForwarderOptions options_;
+  store::Store* const store_;
+  std::unique_ptr<v1::PeerExchange::Stub> stub_;
+  SequenceNotifier* const outbox_;
+  std::atomic<bool> link_up_{false};
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* active_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::thread thread_;
+};
+
+}  // namespace iicc::exchange
+
+#endif  // IICC_GATEWAY_EXCHANGE_FORWARDER_H_

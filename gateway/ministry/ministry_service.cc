@@ -1,0 +1,251 @@
+#include "gateway/ministry/ministry_service.h"
+
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "gateway/common/errors.h"
+#include "gateway/common/grpc_status.h"
+#include "gateway/security/tls.h"
+
+namespace iicc::ministry {
+namespace {
+
+// Records fetched per store read while streaming a subscription.
+constexpr int kSubscribeBatch = 256;
+
+const grpc::Status kNoIdentity(grpc::StatusCode::UNAUTHENTICATED,
+                               "the client certificate carries no SPIFFE ID");
+
+std::optional<std::string> CallerOf(grpc::CallbackServerContext* context) {
+  return security::PeerSpiffeId(*context->auth_context());
+}
+
+// Reads a request, accepts it on the worker pool, writes the answer, reads
+// the next: one response per request, in order. A refused record is answered
+// with SubmitResponse.error and the stream goes on.
+class SubmitStreamReactor final : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
+ public:
+  SubmitStreamReactor(std::string identity, RecordAcceptor* acceptor, ThreadPool* workers)
+      : identity_(std::move(identity)), acceptor_(acceptor), workers_(workers) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // The client half-closed (or went away): every answer is written.
+      Finish(grpc::Status::OK);
+      return;
+    }
+    workers_->Schedule([this] {
+      absl::StatusOr<v1::SubmitResponse> result = acceptor_->Submit(identity_, request_);
+      if (result.ok()) {
+        response_ = *std::move(result);
+      } else {
+        response_.Clear();
+        response_.set_request_id(request_.request_id());
+        // ALREADY_EXISTS names the first record; the message carries it too.
+        *response_.mutable_error() = ToErrorProto(result.status());
+      }
+      StartWrite(&response_);
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke while answering"));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  const std::string identity_;
+  RecordAcceptor* const acceptor_;
+  ThreadPool* const workers_;
+  v1::SubmitRequest request_;
+  v1::SubmitResponse response_;
+};
+
+// Streams the inbox after a cursor, then waits for new records. At most one
+// of {a store read, a write, a wait} is in progress at any time.
+class SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord> {
+ public:
+  SubscribeReactor(int64_t after, std::vector<v1::RecordType> types, const InboxReader* reader,
+                   SequenceNotifier* inbox, ThreadPool* workers)
+      : cursor_(after), types_(std::move(types)), reader_(reader), inbox_(inbox), workers_(workers) {
+    workers_->Schedule([this] { Fetch(); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
+      return;
+    }
+    cursor_ = batch_[next_].sequence();
+    ++next_;
+    if (next_ < batch_.size()) {
+      StartWrite(&batch_[next_]);
+    } else {
+      workers_->Schedule([this] { Fetch(); });
+    }
+  }
+
+  void OnCancel() override {
+    bool waiting;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      waiting = watch_ != 0 && inbox_->Unwatch(watch_);
+    }
+    // Otherwise a read or a write is in progress and will see the cancel.
+    if (waiting) FinishOnce(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Fetch() {
+    // Everything committed up to `examined` is covered by the read below, so
+    // an empty read may wait for the mark to pass it.
+    const int64_t examined = inbox_->high_water();
+    absl::StatusOr<std::vector<v1::InboundRecord>> records = reader_->Read(cursor_, types_, kSubscribeBatch);
+    if (!records.ok()) {
+      FinishOnce(ToGrpcStatus(records.status()));
+      return;
+    }
+    if (!records->empty()) {
+      batch_ = *std::move(records);
+      next_ = 0;
+      StartWrite(&batch_[0]);
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (!cancelled_) {
+        // The callback may run at once, inside Watch: it only schedules.
+        watch_ = inbox_->Watch(std::max(examined, cursor_), [this] { workers_->Schedule([this] { Fetch(); }); });
+        return;
+      }
+    }
+    FinishOnce(grpc::Status::CANCELLED);
+  }
+
+  // Finish is called outside the lock: OnDone (which deletes this) may follow.
+  void FinishOnce(grpc::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+    }
+    Finish(std::move(status));
+  }
+
+  int64_t cursor_;
+  const std::vector<v1::RecordType> types_;
+  const InboxReader* const reader_;
+  SequenceNotifier* const inbox_;
+  ThreadPool* const workers_;
+  std::vector<v1::InboundRecord> batch_;
+  size_t next_ = 0;
+
+  absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  SequenceNotifier::Token watch_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace
+
+MinistryService::MinistryService(RecordAcceptor* acceptor, const InboxReader* reader, SequenceNotifier* inbox,
+                                 ThreadPool* workers)
+    : acceptor_(acceptor), reader_(reader), inbox_(inbox), workers_(workers) {}
+
+grpc::ServerUnaryReactor* MinistryService::Submit(grpc::CallbackServerContext* context,
+                                                  const v1::SubmitRequest* request,
+                                                  v1::SubmitResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<std::string> identity = CallerOf(context);
+  if (!identity) {
+    reactor->Finish(kNoIdentity);
+    return reactor;
+  }
+  workers_->Schedule([this, reactor, identity = *std::move(identity), request, response] {
+    absl::StatusOr<v1::SubmitResponse> result = acceptor_->Submit(identity, *request);
+    if (result.ok()) *response = *std::move(result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* MinistryService::SubmitStream(
+    grpc::CallbackServerContext* context) {
+  std::optional<std::string> identity = CallerOf(context);
+  if (!identity) {
+    class Refuse final : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
+     public:
+      Refuse() { Finish(kNoIdentity); }
+      void OnDone() override { delete this; }
+    };
+    return new Refuse;
+  }
+  return new SubmitStreamReactor(*std::move(identity), acceptor_, workers_);
+}
+
+grpc::ServerUnaryReactor* MinistryService::GetRecordStatus(grpc::CallbackServerContext* context,
+                                                           const v1::GetRecordStatusRequest* request,
+                                                           v1::RecordStatus* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<std::string> identity = CallerOf(context);
+  if (!identity) {
+    reactor->Finish(kNoIdentity);
+    return reactor;
+  }
+  workers_->Schedule([this, reactor, identity = *std::move(identity), request, response] {
+    absl::StatusOr<v1::RecordStatus> result = acceptor_->GetStatus(identity, request->record_id());
+    if (result.ok()) *response = *std::move(result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::InboundRecord>* MinistryService::Subscribe(grpc::CallbackServerContext* context,
+                                                                        const v1::SubscribeRequest* request) {
+  class Refuse final : public grpc::ServerWriteReactor<v1::InboundRecord> {
+   public:
+    explicit Refuse(grpc::Status status) { Finish(std::move(status)); }
+    void OnDone() override { delete this; }
+  };
+  std::optional<std::string> identity = CallerOf(context);
+  if (!identity) return new Refuse(kNoIdentity);
+  absl::StatusOr<std::vector<v1::RecordType>> types = reader_->ReadableTypes(*identity, request->record_types());
+  if (!types.ok()) return new Refuse(ToGrpcStatus(types.status()));
+  if (request->after_sequence() < 0) {
+    v1::FieldViolation violation;
+    violation.set_field("after_sequence");
+    violation.set_description("must not be negative");
+    return new Refuse(ToGrpcStatus(InvalidArgumentWithViolations({violation})));
+  }
+  return new SubscribeReactor(request->after_sequence(), *std::move(types), reader_, inbox_, workers_);
+}
+
+grpc::ServerUnaryReactor* MinistryService::ListInboundRecords(grpc::CallbackServerContext* context,
+                                                              const v1::ListInboundRecordsRequest* request,
+                                                              v1::ListInboundRecordsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<std::string> identity = CallerOf(context);
+  if (!identity) {
+    reactor->Finish(kNoIdentity);
+    return reactor;
+  }
+  workers_->Schedule([this, reactor, identity = *std::move(identity), request, response] {
+    absl::StatusOr<v1::ListInboundRecordsResponse> result = reader_->List(identity, *request);
+    if (result.ok()) *response = *std::move(result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
+}
+
+}  // namespace iicc::ministry

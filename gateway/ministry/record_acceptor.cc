@@ -1,0 +1,116 @@
+#include "gateway/ministry/record_acceptor.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gateway/common/digest.h"
+#include "gateway/common/errors.h"
+#include "gateway/common/records.h"
+#include "gateway/common/uuid.h"
+#include "gateway/validation/record_validator.h"
+#include "google/protobuf/util/time_util.h"
+#include "iicc/v1/peer_exchange.pb.h"
+
+namespace iicc::ministry {
+namespace {
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
+}
+
+}  // namespace
+
+RecordAcceptor::RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* store,
+                               const security::Authorizer* authorizer, SequenceNotifier* outbox)
+    : jurisdiction_(jurisdiction), store_(store), authorizer_(authorizer), outbox_(outbox) {}
+
+absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view identity,
+                                                          const v1::SubmitRequest& request) {
+  const v1::RecordType type = RecordTypeOf(request.record());
+  // Authorize before validating, so that an unauthorized caller learns
+  // nothing about the rules.
+  if (type == v1::RECORD_TYPE_UNSPECIFIED ? !authorizer_->HasRole(identity, v1::ROLE_SUBMIT)
+                                          : !authorizer_->Allows(identity, v1::ROLE_SUBMIT, type)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(identity, " may not submit ", RecordTypeName(type), " records"));
+  }
+  if (std::vector<v1::FieldViolation> violations = validation::ValidateSubmitRequest(request);
+      !violations.empty()) {
+    return InvalidArgumentWithViolations(violations);
+  }
+
+  const absl::Time now = absl::Now();
+  const std::string as_submitted = SerializeDeterministic(request.record());
+  // The payload is what travels. Outbound policy will transform the record
+  // before this serialization; until then it is the record as submitted.
+  const std::string& payload = as_submitted;
+
+  store::OutboundRecord record;
+  record.record_id = NewUuidV7(now);
+  record.record_type = type;
+  record.submitter = std::string(identity);
+  record.request_id = request.request_id();
+  record.request_digest = Sha256(as_submitted);
+  record.accepted_time = now;
+
+  v1::EnvelopeHeader header;
+  header.set_record_id(record.record_id);
+  header.set_origin(jurisdiction_);
+  header.set_destination(PeerOf(jurisdiction_));
+  header.set_record_type(type);
+  *header.mutable_accepted_time() = ToTimestamp(now);
+  header.set_payload_digest(Sha256(payload));
+  v1::Envelope envelope;
+  envelope.set_header(SerializeDeterministic(header));
+  envelope.set_payload(payload);
+  record.envelope = SerializeDeterministic(envelope);
+
+  absl::StatusOr<store::AcceptOutcome> outcome = store_->AcceptOutbound(record);
+  if (!outcome.ok()) return outcome.status();
+  switch (outcome->kind) {
+    case store::AcceptOutcome::Kind::kConflict:
+      return absl::AlreadyExistsError(absl::StrCat("request_id was already used for record ", outcome->record_id,
+                                                   " with different content"));
+    case store::AcceptOutcome::Kind::kAccepted:
+      outbox_->Bump();
+      break;
+    case store::AcceptOutcome::Kind::kReplay:
+      break;
+  }
+  v1::SubmitResponse response;
+  response.set_request_id(request.request_id());
+  response.set_record_id(outcome->record_id);
+  response.set_state(v1::DELIVERY_STATE_QUEUED);
+  return response;
+}
+
+absl::StatusOr<v1::RecordStatus> RecordAcceptor::GetStatus(absl::string_view identity,
+                                                           absl::string_view record_id) {
+  if (!IsUuidV7(record_id)) {
+    v1::FieldViolation violation;
+    violation.set_field("record_id");
+    violation.set_description("not a record id (a lower-case UUIDv7)");
+    return InvalidArgumentWithViolations({violation});
+  }
+  absl::StatusOr<store::OutboundStatus> status = store_->GetOutboundStatus(record_id);
+  // A record the caller may not see is indistinguishable from a missing one.
+  if (!status.ok() || (status->submitter != identity &&
+                       !authorizer_->Allows(identity, v1::ROLE_STATUS, status->record_type))) {
+    if (status.ok() || absl::IsNotFound(status.status())) {
+      return absl::NotFoundError(absl::StrCat("no record ", record_id, " for this identity"));
+    }
+    return status.status();
+  }
+  v1::RecordStatus out;
+  out.set_record_id(status->record_id);
+  out.set_record_type(status->record_type);
+  out.set_state(status->state);
+  out.set_reason(status->reason);
+  if (!status->receipt.empty() && !out.mutable_receipt()->ParseFromString(status->receipt)) {
+    return absl::DataLossError(absl::StrCat("stored receipt of record ", record_id, " does not parse"));
+  }
+  *out.mutable_accepted_time() = ToTimestamp(status->accepted_time);
+  if (status->delivered_time.has_value()) *out.mutable_delivered_time() = ToTimestamp(*status->delivered_time);
+  return out;
+}
+
+}  // namespace iicc::ministry

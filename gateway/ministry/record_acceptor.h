@@ -1,0 +1,43 @@
+// The ministry face's business logic, free of gRPC: authorize, validate,
+// deduplicate and durably accept one submitted record; answer status queries.
+// The service (ministry_service.h) only moves messages.
+#ifndef IICC_GATEWAY_MINISTRY_RECORD_ACCEPTOR_H_
+#define IICC_GATEWAY_MINISTRY_RECORD_ACCEPTOR_H_
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "gateway/common/sequence_notifier.h"
+#include "gateway/security/authorizer.h"
+#include "gateway/store/store.h"
+#include "iicc/v1/ministry_gateway.pb.h"
+
+namespace iicc::ministry {
+
+// Thread-safe. Does not own its dependencies, which must outlive it.
+class RecordAcceptor {
+ public:
+  // `outbox` is bumped after each newly accepted record.
+  RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* store, const security::Authorizer* authorizer,
+                 SequenceNotifier* outbox);
+
+  // Accepts `request` from `identity`. Blocks until the record is durable.
+  // Errors: PERMISSION_DENIED (no submit role for the record's type),
+  // INVALID_ARGUMENT (with every violation), ALREADY_EXISTS (the request_id
+  // named another record; the message names the first record_id), or the
+  // store's error (RESOURCE_EXHAUSTED when the disk is full).
+  absl::StatusOr<v1::SubmitResponse> Submit(absl::string_view identity, const v1::SubmitRequest& request);
+
+  // The status of `record_id` if `identity` submitted it or holds the status
+  // role for its type; NOT_FOUND otherwise (whether or not it exists).
+  absl::StatusOr<v1::RecordStatus> GetStatus(absl::string_view identity, absl::string_view record_id);
+
+ private:
+  const v1::Jurisdiction jurisdiction_;
+  store::Store* const store_;
+  const security::Authorizer* const authorizer_;
+  SequenceNotifier* const outbox_;
+};
+
+}  // namespace iicc::ministry
+
+#endif  // IICC_GATEWAY_MINISTRY_RECORD_ACCEPTOR_H_

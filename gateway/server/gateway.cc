@@ -1,0 +1,160 @@
+#include "gateway/server/gateway.h"
+
+#include <grpc/grpc.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/common/files.h"
+#include "gateway/common/log.h"
+#include "gateway/common/sequence_notifier.h"
+#include "gateway/common/status_macros.h"
+#include "gateway/common/thread_pool.h"
+#include "gateway/exchange/envelope_receiver.h"
+#include "gateway/exchange/forwarder.h"
+#include "gateway/exchange/peer_service.h"
+#include "gateway/ministry/inbox_reader.h"
+#include "gateway/ministry/ministry_service.h"
+#include "gateway/ministry/record_acceptor.h"
+#include "gateway/security/authorizer.h"
+#include "gateway/security/tls.h"
+#include "gateway/store/sqlite_store.h"
+
+namespace iicc::server {
+namespace {
+
+// Workers for blocking store calls; commits serialize on the store anyway.
+constexpr int kWorkerThreads = 4;
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+}  // namespace
+
+// Members in construction order; destroyed in reverse, so everything that
+// points at the store and the pool goes first.
+struct Gateway::State {
+  v1::GatewayConfig config;
+  std::unique_ptr<store::Store> store;
+  security::Authorizer authorizer;
+  SequenceNotifier outbox;
+  SequenceNotifier inbox;
+  ThreadPool workers{kWorkerThreads};
+  ministry::RecordAcceptor acceptor;
+  ministry::InboxReader reader;
+  ministry::MinistryService ministry_service;
+  exchange::EnvelopeReceiver receiver;
+  exchange::PeerService peer_service;
+  std::unique_ptr<exchange::Forwarder> forwarder;
+  std::unique_ptr<grpc::Server> ministry_server;
+  std::unique_ptr<grpc::Server> peer_server;
+  bool shut_down = false;
+
+  State(v1::GatewayConfig config_in, std::unique_ptr<store::Store> store_in, int64_t inbox_high_water)
+      : config(std::move(config_in)),
+        store(std::move(store_in)),
+        authorizer(config),
+        inbox(inbox_high_water),
+        acceptor(config.jurisdiction(), store.get(), &authorizer, &outbox),
+        reader(store.get(), &authorizer),
+        ministry_service(&acceptor, &reader, &inbox, &workers),
+        receiver(config.jurisdiction(), store.get(), &inbox),
+        peer_service(config.peer().peer_spiffe_id(), &receiver, &workers) {}
+};
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const v1::GatewayConfig& config) {
+  IICC_RETURN_IF_ERROR(security::CheckTlsFiles(config.ministry_face().tls(), "ministry_face.tls",
+                                               /*chains_to_ca=*/true));
+  IICC_RETURN_IF_ERROR(security::CheckTlsFiles(config.peer().tls(), "peer.tls", /*chains_to_ca=*/false));
+  IICC_RETURN_IF_ERROR(CreateDirectories(config.data_dir()));
+  IICC_ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,
+                        store::SqliteStore::Open(JoinPath(config.data_dir(), config.store().file_name())));
+  IICC_ASSIGN_OR_RETURN(int64_t high_water, store->InboxHighWater());
+  return std::unique_ptr<Gateway>(new Gateway(std::make_unique<State>(config, std::move(store), high_water)));
+}
+
+Gateway::Gateway(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Gateway::~Gateway() { Shutdown(absl::Seconds(5)); }
+
+absl::Status Gateway::Start() {
+  State& s = *state_;
+  const v1::GatewayConfig& config = s.config;
+  grpc::EnableDefaultHealthCheckService(true);
+
+  auto build = [&](const std::string& address, const v1::TlsConfig& tls,
+                   std::shared_ptr<grpc::experimental::CertificateVerifier> verifier,
+                   grpc::Service* service) -> absl::StatusOr<std::unique_ptr<grpc::Server>> {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(address, security::MakeServerCredentials(tls, std::move(verifier)));
+    // Two gateways on one port would split the traffic silently.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+    builder.SetMaxReceiveMessageSize(static_cast<int>(config.limits().max_message_bytes()));
+    builder.RegisterService(service);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    if (server == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", address, " (in use, or not an address here)"));
+    }
+    return server;
+  };
+
+  IICC_ASSIGN_OR_RETURN(s.ministry_server, build(config.ministry_face().listen_address(), config.ministry_face().tls(),
+                                                 security::MakeSpiffeVerifier(std::nullopt), &s.ministry_service));
+  IICC_ASSIGN_OR_RETURN(s.peer_server, build(config.peer().listen_address(), config.peer().tls(),
+                                             security::MakeSpiffeVerifier(config.peer().peer_spiffe_id()),
+                                             &s.peer_service));
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(FromProto(config.peer().initial_backoff()))));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(FromProto(config.peer().initial_backoff()))));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(FromProto(config.peer().max_backoff()))));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetMaxSendMessageSize(-1);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      config.peer().peer_address(),
+      security::MakeChannelCredentials(config.peer().tls(),
+                                       security::MakeSpiffeVerifier(config.peer().peer_spiffe_id())),
+      args);
+
+  exchange::ForwarderOptions options;
+  options.window = static_cast<int>(config.peer().window());
+  options.initial_backoff = FromProto(config.peer().initial_backoff());
+  options.max_backoff = FromProto(config.peer().max_backoff());
+  s.forwarder = std::make_unique<exchange::Forwarder>(options, s.store.get(), std::move(channel), &s.outbox);
+  s.forwarder->Start();
+
+  Log(LogLevel::kInfo, "gateway.started",
+      {{"jurisdiction", v1::Jurisdiction_Name(config.jurisdiction())},
+       {"ministry_address", config.ministry_face().listen_address()},
+       {"peer_address", config.peer().listen_address()},
+       {"peer_target", config.peer().peer_address()}});
+  return absl::OkStatus();
+}
+
+void Gateway::Shutdown(absl::Duration grace) {
+  State& s = *state_;
+  if (s.shut_down || s.ministry_server == nullptr) return;
+  s.shut_down = true;
+  if (s.forwarder) s.forwarder->Stop();
+  const gpr_timespec deadline = gpr_time_add(
+      gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(absl::ToInt64Milliseconds(grace), GPR_TIMESPAN));
+  // Both faces stop together; calls in progress get until the deadline.
+  for (grpc::Server* server : {s.ministry_server.get(), s.peer_server.get()}) {
+    if (server != nullptr) server->GetHealthCheckService()->SetServingStatus(false);
+  }
+  for (grpc::Server* server : {s.ministry_server.get(), s.peer_server.get()}) {
+    if (server != nullptr) server->Shutdown(deadline);
+  }
+  s.inbox.Close();
+  Log(LogLevel::kInfo, "gateway.stopped");
+}
+
+}  // namespace iicc::server

@@ -1,0 +1,42 @@
+// The wiring of one gateway: the store, the ministry face, the peer face and
+// the forwarder, built from a validated GatewayConfig. Only this component
+// knows the concrete store.
+#ifndef IICC_GATEWAY_SERVER_GATEWAY_H_
+#define IICC_GATEWAY_SERVER_GATEWAY_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "iicc/v1/config.pb.h"
+
+namespace iicc::server {
+
+// Create() then Start() then Shutdown() (the destructor shuts down too).
+// Not thread-safe: one thread drives the lifecycle.
+class Gateway {
+ public:
+  // Checks the certificates, creates the data directory, opens and migrates
+  // the store. REQUIRES: `config` passed config::LoadGatewayConfig.
+  static absl::StatusOr<std::unique_ptr<Gateway>> Create(const v1::GatewayConfig& config);
+
+  ~Gateway();
+
+  // Binds both listeners (a port in use is an error: no port sharing) and
+  // starts delivering.
+  absl::Status Start();
+
+  // Stops delivering, then stops accepting calls and waits up to `grace` for
+  // calls in progress; then cancels what remains. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  struct State;
+  explicit Gateway(std::unique_ptr<State> state);
+
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace iicc::server
+
+#endif  // IICC_GATEWAY_SERVER_GATEWAY_H_
