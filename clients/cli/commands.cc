@@ -1,0 +1,344 @@
+#include "clients/cli/commands.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "gateway/common/digest.h"
+#include "gateway/common/grpc_status.h"
+#include "google/protobuf/util/json_util.h"
+#include "iicc/v1/ministry_gateway.grpc.pb.h"
+
+namespace iicc::cli {
+namespace {
+
+constexpr int kDeadlineSeconds = 30;
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  *out = contents.str();
+  return true;
+}
+
+std::shared_ptr<grpc::Channel> Connect(const Connection& connection, bool* ok) {
+  grpc::SslCredentialsOptions ssl;
+  *ok = ReadFile(connection.ca_file, &ssl.pem_root_certs) && ReadFile(connection.cert_file, &ssl.pem_cert_chain) &&
+        ReadFile(connection.key_file, &ssl.pem_private_key);
+  if (!*ok) {
+    std::fprintf(stderr, "iicc-cli: cannot read --ca, --cert or --key\n");
+    return nullptr;
+  }
+  return grpc::CreateChannel(connection.target, grpc::SslCredentials(ssl));
+}
+
+void SetDeadline(grpc::ClientContext* context) {
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kDeadlineSeconds));
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+int ExitFor(const grpc::Status& status) {
+  if (status.ok()) return kExitOk;
+  std::fprintf(stderr, "iicc-cli: %s: %s\n", StatusCodeName(static_cast<absl::StatusCode>(status.error_code())).c_str(), status.error_message().c_str());
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return kExitUnavailable;
+    default:
+      return kExitRefused;
+  }
+}
+
+// A request id derived from the record's content: resubmitting the same
+// record (a retry after a lost answer) is then answered, not duplicated.
+std::string ContentRequestId(const v1::Record& record) {
+  return "sha256-" + HexEncode(Sha256(SerializeDeterministic(record)).substr(0, 16));
+}
+
+// Parses one JSON value as a SubmitRequest ({"request_id":..,"record":..})
+// or as a bare Record ({"cargo": ...}).
+bool ParseSubmitRequest(const std::string& json, v1::SubmitRequest* request, std::string* error) {
+  google::protobuf::util::JsonParseOptions options;
+  if (google::protobuf::util::JsonStringToMessage(json, request, options).ok() && request->has_record()) {
+    return true;
+  }
+  request->Clear();
+  const auto status = google::protobuf::util::JsonStringToMessage(json, request->mutable_record(), options);
+  if (!status.ok()) {
+    *error = std::string(status.message());
+    return false;
+  }
+  return true;
+}
+
+bool ParseTypes(const std::vector<std::string>& names, google::protobuf::RepeatedField<int>* types) {
+  for (const std::string& name : names) {
+    if (name == "enterprise") {
+      types->Add(v1::RECORD_TYPE_ENTERPRISE);
+    } else if (name == "cargo") {
+      types->Add(v1::RECORD_TYPE_CARGO);
+    } else if (name == "investment") {
+      types->Add(v1::RECORD_TYPE_INVESTMENT);
+    } else {
+      std::fprintf(stderr, "iicc-cli: unknown record type '%s' (enterprise, cargo, investment)\n", name.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+bool EndsWith(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+int SubmitStreamFile(v1::MinistryGateway::Stub& stub, const std::vector<v1::SubmitRequest>& requests) {
+  grpc::ClientContext context;
+  auto stream = stub.SubmitStream(&context);
+  std::thread writer([&] {
+    for (const v1::SubmitRequest& request : requests) {
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+  v1::SubmitResponse response;
+  size_t accepted = 0, refused = 0;
+  while (stream->Read(&response)) {
+    std::printf("%s\n", ToJson(response).c_str());
+    (response.has_error() ? refused : accepted)++;
+  }
+  writer.join();
+  const grpc::Status status = stream->Finish();
+  std::fprintf(stderr, "submitted %zu: %zu accepted, %zu refused\n", requests.size(), accepted, refused);
+  if (!status.ok()) return ExitFor(status);
+  if (accepted + refused != requests.size()) return kExitUnavailable;
+  return refused == 0 ? kExitOk : kExitRefused;
+}
+
+}  // namespace
+
+int Submit(const Connection& connection, const SubmitOptions& options) {
+  std::string text;
+  if (!ReadFile(options.file, &text)) {
+    std::fprintf(stderr, "iicc-cli: cannot read %s\n", options.file.c_str());
+    return kExitUsage;
+  }
+  std::vector<v1::SubmitRequest> requests;
+  if (EndsWith(options.file, ".jsonl")) {
+    std::istringstream lines(text);
+    std::string line;
+    for (int number = 1; std::getline(lines, line); ++number) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      v1::SubmitRequest& request = requests.emplace_back();
+      std::string error;
+      if (!ParseSubmitRequest(line, &request, &error)) {
+        std::fprintf(stderr, "iicc-cli: %s:%d: not a record: %s\n", options.file.c_str(), number, error.c_str());
+        return kExitUsage;
+      }
+      if (request.request_id().empty()) request.set_request_id(ContentRequestId(request.record()));
+    }
+  } else {
+    v1::SubmitRequest& request = requests.emplace_back();
+    std::string error;
+    if (!ParseSubmitRequest(text, &request, &error)) {
+      std::fprintf(stderr, "iicc-cli: %s: not a record: %s\n", options.file.c_str(), error.c_str());
+      return kExitUsage;
+    }
+    if (!options.request_id.empty()) request.set_request_id(options.request_id);
+    if (request.request_id().empty()) request.set_request_id(ContentRequestId(request.record()));
+  }
+
+  bool ok;
+  std::shared_ptr<grpc::Channel> channel = Connect(connection, &ok);
+  if (!ok) return kExitUsage;
+  auto stub = v1::MinistryGateway::NewStub(channel);
+  if (requests.size() != 1 || EndsWith(options.file, ".jsonl")) return SubmitStreamFile(*stub, requests);
+
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::SubmitResponse response;
+  const grpc::Status status = stub->Submit(&context, requests[0], &response);
+  if (status.ok()) std::printf("%s\n", ToJson(response).c_str());
+  return ExitFor(status);
+}
+
+int Status(const Connection& connection, const std::string& record_id) {
+  bool ok;
+  std::shared_ptr<grpc::Channel> channel = Connect(connection, &ok);
+  if (!ok) return kExitUsage;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::GetRecordStatusRequest request;
+  request.set_record_id(record_id);
+  v1::RecordStatus response;
+  const grpc::Status status = v1::MinistryGateway::NewStub(channel)->GetRecordStatus(&context, request, &response);
+  if (status.ok()) std::printf("%s\n", ToJson(response).c_str());
+  return ExitFor(status);
+}
+
+namespace {
+
+bool SaveCursor(const std::string& path, int64_t cursor) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << cursor << "\n";
+    if (!out.flush()) return false;
+  }
+  return std::rename(temporary.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+int Subscribe(const Connection& connection, const SubscribeOptions& options) {
+  int64_t cursor = options.after;
+  if (!options.cursor_file.empty()) {
+    std::string text;
+    if (ReadFile(options.cursor_file, &text) && !text.empty()) {
+      try {
+        cursor = std::stoll(text);
+      } catch (const std::exception&) {
+        std::fprintf(stderr, "iicc-cli: %s does not hold a sequence number\n", options.cursor_file.c_str());
+        return kExitUsage;
+      }
+    }
+  }
+  google::protobuf::RepeatedField<int> types;
+  if (!ParseTypes(options.types, &types)) return kExitUsage;
+  bool ok;
+  std::shared_ptr<grpc::Channel> channel = Connect(connection, &ok);
+  if (!ok) return kExitUsage;
+  auto stub = v1::MinistryGateway::NewStub(channel);
+
+  int64_t printed = 0;
+  auto emit = [&](const v1::InboundRecord& record) {
+    std::printf("%s\n", ToJson(record).c_str());
+    std::fflush(stdout);
+    cursor = record.sequence();
+    ++printed;
+    if (!options.cursor_file.empty() && !SaveCursor(options.cursor_file, cursor)) {
+      std::fprintf(stderr, "iicc-cli: cannot write %s\n", options.cursor_file.c_str());
+      return false;
+    }
+    return options.max == 0 || printed < options.max;
+  };
+
+  if (!options.follow) {
+    // Catch up by pages, then stop.
+    v1::ListInboundRecordsRequest request;
+    *request.mutable_record_types() = types;
+    request.set_after_sequence(cursor);
+    request.set_page_size(1000);
+    while (true) {
+      grpc::ClientContext context;
+      SetDeadline(&context);
+      v1::ListInboundRecordsResponse response;
+      const grpc::Status status = stub->ListInboundRecords(&context, request, &response);
+      if (!status.ok()) return ExitFor(status);
+      for (const v1::InboundRecord& record : response.records()) {
+        if (!emit(record)) return kExitOk;
+      }
+      if (response.next_page_token().empty()) return kExitOk;
+      request.set_page_token(response.next_page_token());
+    }
+  }
+
+  // Follow: a stream from the cursor; reconnect from the cursor when it
+  // breaks (a gateway restart), with a bounded backoff.
+  int backoff_ms = 200;
+  while (true) {
+    grpc::ClientContext context;
+    v1::SubscribeRequest request;
+    request.set_after_sequence(cursor);
+    *request.mutable_record_types() = types;
+    auto reader = stub->Subscribe(&context, request);
+    v1::InboundRecord record;
+    while (reader->Read(&record)) {
+      backoff_ms = 200;
+      if (!emit(record)) {
+        context.TryCancel();
+        reader->Finish().ok();
+        return kExitOk;
+      }
+    }
+    const grpc::Status status = reader->Finish();
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE && status.error_code() != grpc::StatusCode::CANCELLED) {
+      return ExitFor(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 5000);
+  }
+}
+
+int List(const Connection& connection, const ListOptions& options) {
+  v1::ListInboundRecordsRequest request;
+  if (!ParseTypes(options.types, request.mutable_record_types())) return kExitUsage;
+  request.set_page_size(options.page_size);
+  request.set_page_token(options.page_token);
+  request.set_after_sequence(options.after);
+  bool ok;
+  std::shared_ptr<grpc::Channel> channel = Connect(connection, &ok);
+  if (!ok) return kExitUsage;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::ListInboundRecordsResponse response;
+  const grpc::Status status = v1::MinistryGateway::NewStub(channel)->ListInboundRecords(&context, request, &response);
+  if (status.ok()) std::printf("%s\n", ToJson(response).c_str());
+  return ExitFor(status);
+}
+
+int Health(const Connection& connection, const std::string& service) {
+  bool ok;
+  std::shared_ptr<grpc::Channel> channel = Connect(connection, &ok);
+  if (!ok) return kExitUsage;
+  // grpc.health.v1.HealthCheckRequest { string service = 1; }, encoded by
+  // hand: gRPC ships no C++ stub for it.
+  std::string request_bytes;
+  if (!service.empty()) {
+    request_bytes.push_back(0x0a);
+    request_bytes.push_back(static_cast<char>(service.size()));
+    request_bytes += service;
+  }
+  grpc::Slice slice(request_bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  grpc::CompletionQueue queue;
+  auto call = stub.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check", request, &queue);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag;
+  bool done;
+  queue.Next(&tag, &done);
+  queue.Shutdown();
+  while (queue.Next(&tag, &done)) {
+  }
+  if (!status.ok()) return ExitFor(status);
+  std::vector<grpc::Slice> slices;
+  (void)response.Dump(&slices);
+  std::string bytes;
+  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  // HealthCheckResponse { ServingStatus status = 1; }: 1 SERVING, 2 NOT_SERVING.
+  const int serving = bytes.size() >= 2 && bytes[0] == 0x08 ? bytes[1] : 0;
+  const char* names[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
+  std::printf("{\"status\":\"%s\"}\n", names[serving >= 0 && serving <= 3 ? serving : 0]);
+  return serving == 1 ? kExitOk : kExitRefused;
+}
+
+}  // namespace iicc::cli

@@ -1,0 +1,90 @@
+// iicc-cli: a ministry system's command line to its IICC Exchange gateway.
+// See `iicc-cli --help` and docs/integration.md.
+#include <cstdlib>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "clients/cli/commands.h"
+
+namespace {
+
+std::string FromEnv(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "iicc-cli: talk to an IICC Exchange gateway's ministry face over mutual TLS.\n"
+      "Connection flags may also come from IICC_TARGET, IICC_CA, IICC_CERT, IICC_KEY.\n"
+      "Exit codes: 0 ok, 1 refused by the gateway, 2 bad usage or input, 3 gateway unreachable."};
+  app.require_subcommand(1);
+
+  iicc::cli::Connection connection{FromEnv("IICC_TARGET"), FromEnv("IICC_CA"), FromEnv("IICC_CERT"),
+                                   FromEnv("IICC_KEY")};
+  app.add_option("--target", connection.target, "the gateway's ministry face, HOST:PORT ($IICC_TARGET)");
+  app.add_option("--ca", connection.ca_file, "PEM CA certificate that signed the gateway's certificate ($IICC_CA)");
+  app.add_option("--cert", connection.cert_file, "PEM client certificate of this ministry system ($IICC_CERT)");
+  app.add_option("--key", connection.key_file, "PEM private key of --cert ($IICC_KEY)");
+
+  iicc::cli::SubmitOptions submit;
+  CLI::App* submit_cmd = app.add_subcommand(
+      "submit",
+      "Submit records: FILE.json holds one record, FILE.jsonl one per line (streamed).\n"
+      "A record is {\"cargo\": {...}} (or enterprise, investment), or a SubmitRequest\n"
+      "{\"requestId\": \"...\", \"record\": {...}}. Prints one SubmitResponse per record.\n"
+      "Example: iicc-cli submit clients/examples/cargo.json");
+  submit_cmd->add_option("FILE", submit.file, "the record file")->required();
+  submit_cmd->add_option("--request-id", submit.request_id,
+                         "idempotency key of a single record (default: derived from the record's content, so "
+                         "resubmitting the same file is safe)");
+
+  std::string record_id;
+  CLI::App* status_cmd = app.add_subcommand(
+      "status", "Print the delivery state of a record.\nExample: iicc-cli status 0192f7a4-...");
+  status_cmd->add_option("RECORD_ID", record_id, "the record_id from submit")->required();
+
+  iicc::cli::SubscribeOptions subscribe;
+  CLI::App* subscribe_cmd = app.add_subcommand(
+      "subscribe",
+      "Print inbound records (JSON lines) after a cursor. Without --follow, stops when caught up;\n"
+      "with --follow, waits for new records and reconnects after a gateway restart.\n"
+      "Example: iicc-cli subscribe --cursor-file uz.cursor --follow");
+  subscribe_cmd->add_option("--after", subscribe.after, "start after this sequence number (default 0: the start)");
+  subscribe_cmd->add_option("--cursor-file", subscribe.cursor_file,
+                            "read the cursor from this file and keep it there after each record");
+  subscribe_cmd->add_option("--max", subscribe.max, "stop after this many records");
+  subscribe_cmd->add_flag("--follow", subscribe.follow, "keep waiting for new records");
+  subscribe_cmd->add_option("--type", subscribe.types, "only records of this type: enterprise, cargo, investment");
+
+  iicc::cli::ListOptions list;
+  CLI::App* list_cmd = app.add_subcommand(
+      "list", "Print one page of inbound records (a ListInboundRecordsResponse).\nExample: iicc-cli list --page-size 10");
+  list_cmd->add_option("--page-size", list.page_size, "records per page (default 100, at most 1000)");
+  list_cmd->add_option("--page-token", list.page_token, "next_page_token of the previous page");
+  list_cmd->add_option("--after", list.after, "start after this sequence number");
+  list_cmd->add_option("--type", list.types, "only records of this type: enterprise, cargo, investment");
+
+  std::string health_service;
+  CLI::App* health_cmd =
+      app.add_subcommand("health", "Ask grpc.health.v1 whether the gateway serves.\nExample: iicc-cli health");
+  health_cmd->add_option("--service", health_service, "service name (default: the whole server)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (connection.target.empty() || connection.ca_file.empty() || connection.cert_file.empty() ||
+      connection.key_file.empty()) {
+    std::fprintf(stderr, "iicc-cli: --target, --ca, --cert and --key (or IICC_TARGET, IICC_CA, IICC_CERT, IICC_KEY) "
+                         "are required\n");
+    return iicc::cli::kExitUsage;
+  }
+  if (*submit_cmd) return iicc::cli::Submit(connection, submit);
+  if (*status_cmd) return iicc::cli::Status(connection, record_id);
+  if (*subscribe_cmd) return iicc::cli::Subscribe(connection, subscribe);
+  if (*list_cmd) return iicc::cli::List(connection, list);
+  if (*health_cmd) return iicc::cli::Health(connection, health_service);
+  return iicc::cli::kExitUsage;
+}
