@@ -51,8 +51,7 @@ constexpr const char* kMigrations[] = {
     ) WITHOUT ROWID;
     )sql",
 };
-static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion,
-              "one migration per schema version");
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion, "one migration per schema version");
 
 int64_t ToNanos(absl::Time t) { return absl::ToUnixNanos(t); }
 absl::Time FromNanos(int64_t n) { return absl::FromUnixNanos(n); }
@@ -67,12 +66,14 @@ class SqliteStore::Statement {
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
+  // SQLite binds a null pointer as SQL NULL, and an empty string_view may
+  // carry one: empty values are bound from a literal.
   Statement& Bind(int i, absl::string_view text) {
-    Check(sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
+    Check(sqlite3_bind_text(stmt_, i, NonNull(text), static_cast<int>(text.size()), SQLITE_TRANSIENT));
     return *this;
   }
   Statement& BindBlob(int i, absl::string_view blob) {
-    Check(sqlite3_bind_blob(stmt_, i, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT));
+    Check(sqlite3_bind_blob(stmt_, i, NonNull(blob), static_cast<int>(blob.size()), SQLITE_TRANSIENT));
     return *this;
   }
   Statement& Bind(int i, int64_t value) {
@@ -93,6 +94,7 @@ class SqliteStore::Statement {
   }
 
  private:
+  static const char* NonNull(absl::string_view value) { return value.data() == nullptr ? "" : value.data(); }
   void Check(int rc) {
     if (rc_ == SQLITE_OK && rc != SQLITE_OK) rc_ = rc;
   }
@@ -125,8 +127,8 @@ absl::StatusCode CodeFor(int rc) {
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = absl::StrCat("cannot open store ", path, ": ", db ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_close(db);
@@ -157,12 +159,12 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
     version = static_cast<int>(stmt.Int(0));
   }
   if (version > kSchemaVersion) {
-    return fail(absl::FailedPreconditionError(absl::StrCat("store ", path, " has schema version ", version,
-                                                           ", newer than this build's ", kSchemaVersion)));
+    return fail(absl::FailedPreconditionError(
+        absl::StrCat("store ", path, " has schema version ", version, ", newer than this build's ", kSchemaVersion)));
   }
   for (; version < kSchemaVersion; ++version) {
-    const std::string sql = absl::StrCat("BEGIN IMMEDIATE;", kMigrations[version],
-                                         "PRAGMA user_version = ", version + 1, "; COMMIT;");
+    const std::string sql =
+        absl::StrCat("BEGIN IMMEDIATE;", kMigrations[version], "PRAGMA user_version = ", version + 1, "; COMMIT;");
     if (absl::Status s = exec(sql.c_str()); !s.ok()) {
       exec("ROLLBACK").IgnoreError();
       return fail(s);
@@ -202,8 +204,8 @@ absl::StatusOr<AcceptOutcome> SqliteStore::AcceptOutbound(const OutboundRecord& 
     find.Bind(1, record.submitter).Bind(2, record.request_id);
     const int rc = find.Step();
     if (rc == SQLITE_ROW) {
-      outcome.kind = find.Text(0) == record.request_digest ? AcceptOutcome::Kind::kReplay
-                                                           : AcceptOutcome::Kind::kConflict;
+      outcome.kind =
+          find.Text(0) == record.request_digest ? AcceptOutcome::Kind::kReplay : AcceptOutcome::Kind::kConflict;
       outcome.record_id = find.Text(1);
       return absl::OkStatus();
     }
@@ -211,7 +213,10 @@ absl::StatusOr<AcceptOutcome> SqliteStore::AcceptOutbound(const OutboundRecord& 
 
     Statement key(db_,
                   "INSERT INTO idempotency (submitter, request_id, request_digest, record_id) VALUES (?, ?, ?, ?)");
-    key.Bind(1, record.submitter).Bind(2, record.request_id).BindBlob(3, record.request_digest).Bind(4, record.record_id);
+    key.Bind(1, record.submitter)
+        .Bind(2, record.request_id)
+        .BindBlob(3, record.request_digest)
+        .Bind(4, record.record_id);
     if (key.Step() != SQLITE_DONE) return Error("idempotency insert");
 
     Statement insert(db_,
@@ -268,9 +273,8 @@ absl::StatusOr<std::vector<PendingEnvelope>> SqliteStore::ListPending(int64_t af
   return pending;
 }
 
-absl::Status SqliteStore::RecordOutcome(absl::string_view record_id, v1::DeliveryState state,
-                                        absl::string_view reason, absl::string_view receipt,
-                                        absl::Time delivered_time) {
+absl::Status SqliteStore::RecordOutcome(absl::string_view record_id, v1::DeliveryState state, absl::string_view reason,
+                                        absl::string_view receipt, absl::Time delivered_time) {
   absl::MutexLock lock(&mu_);
   return InTransaction([&]() -> absl::Status {
     Statement stmt(db_,
@@ -339,8 +343,7 @@ absl::StatusOr<InboundOutcome> SqliteStore::CommitInbound(const InboundCommit& c
   return outcome;
 }
 
-absl::StatusOr<std::vector<InboxEntry>> SqliteStore::ListInbox(int64_t after,
-                                                               const std::vector<v1::RecordType>& types,
+absl::StatusOr<std::vector<InboxEntry>> SqliteStore::ListInbox(int64_t after, const std::vector<v1::RecordType>& types,
                                                                int limit) {
   // Record types are few: a bit mask keeps the statement fixed.
   int64_t mask = 0;
