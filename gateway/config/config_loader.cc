@@ -1,5 +1,6 @@
 #include "gateway/config/config_loader.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "absl/container/flat_hash_set.h"
@@ -23,9 +24,7 @@ class CollectingErrorCollector : public google::protobuf::io::ErrorCollector {
   void AddError(int line, int column, const std::string& message) override {
     errors_->push_back(absl::StrCat("line ", line + 1, ":", column + 1, ": ", message));
   }
-  void AddWarning(int line, int column, const std::string& message) override {
-    AddError(line, column, message);
-  }
+  void AddWarning(int line, int column, const std::string& message) override { AddError(line, column, message); }
 
  private:
   std::vector<std::string>* errors_;
@@ -42,8 +41,8 @@ bool IsValidHostPort(const std::string& address) {
 void CheckReadable(const std::string& path, const std::string& field, std::vector<std::string>* errors) {
   if (path.empty()) {
     errors->push_back(absl::StrCat(field, ": required"));
-  } else if (access(path.c_str(), R_OK) != 0) {
-    errors->push_back(absl::StrCat(field, ": cannot read '", path, "'"));
+  } else if (struct stat st; stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || access(path.c_str(), R_OK) != 0) {
+    errors->push_back(absl::StrCat(field, ": cannot read '", path, "' (missing, unreadable or not a file)"));
   }
 }
 
@@ -89,8 +88,8 @@ bool IsValidSpiffeId(const std::string& id) {
   for (absl::string_view segment : absl::StrSplit(path, '/')) {
     if (segment.empty() || segment == "." || segment == "..") return false;
     for (char c : segment) {
-      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-            c == '-' || c == '_')) {
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+            c == '_')) {
         return false;
       }
     }

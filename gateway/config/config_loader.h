@@ -29,8 +29,7 @@ absl::StatusOr<v1::GatewayConfig> LoadGatewayConfig(const std::string& path);
 
 // Parses `text` (named `source` in errors), fills defaults and validates.
 // Checks files like LoadGatewayConfig.
-absl::StatusOr<v1::GatewayConfig> ParseGatewayConfig(const std::string& text,
-                                                     const std::string& source);
+absl::StatusOr<v1::GatewayConfig> ParseGatewayConfig(const std::string& text, const std::string& source);
 
 // Every problem in `config`, one string each, in the form
 // "field.path: what is wrong". Empty when the configuration is valid.
