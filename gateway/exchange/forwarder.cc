@@ -27,7 +27,9 @@ Forwarder::Forwarder(ForwarderOptions options, store::Store* store, std::shared_
 
 Forwarder::~Forwarder() { Stop(); }
 
-void Forwarder::Start() { thread_ = std::thread([this] { Run(); }); }
+void Forwarder::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Forwarder::Stop() {
   {
@@ -73,8 +75,7 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
     }
   } deactivate{this};
 
-  std::unique_ptr<grpc::ClientReaderWriter<v1::DeliverRequest, v1::DeliverResponse>> stream =
-      stub_->Deliver(&context);
+  std::unique_ptr<grpc::ClientReaderWriter<v1::DeliverRequest, v1::DeliverResponse>> stream = stub_->Deliver(&context);
 
   stream->WaitForInitialMetadata();
   if (context.GetServerInitialMetadata().count(kReceiverMetadataKey) > 0) {
@@ -114,6 +115,9 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
         break;
       }
     }
+    // Records accepted after this mark are not in the read below: the watch
+    // armed from it fires for them.
+    const int64_t outbox_mark = outbox_->high_water();
     // Fill the window.
     if (static_cast<int>(in_flight.size()) < options_.window) {
       absl::StatusOr<std::vector<store::PendingEnvelope>> pending =
@@ -142,9 +146,8 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
     // of the stream.
     const bool room = static_cast<int>(in_flight.size()) < options_.window;
     if (room && watch == 0) {
-      const int64_t seen = outbox_->high_water();
       // Returns 0 (and has set outbox_grew) if records arrived meanwhile.
-      watch = outbox_->Watch(seen, [mailbox] {
+      watch = outbox_->Watch(outbox_mark, [mailbox] {
         absl::MutexLock lock(&mailbox->mu);
         mailbox->outbox_grew = true;
       });
@@ -185,10 +188,9 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
         break;
       }
       const bool accepted = header.verdict() == v1::RECEIPT_VERDICT_ACCEPTED;
-      status = store_->RecordOutcome(front.record_id,
-                                     accepted ? v1::DELIVERY_STATE_DELIVERED : v1::DELIVERY_STATE_REJECTED,
-                                     accepted ? "" : header.reason(), response.receipt().SerializeAsString(),
-                                     absl::Now());
+      status =
+          store_->RecordOutcome(front.record_id, accepted ? v1::DELIVERY_STATE_DELIVERED : v1::DELIVERY_STATE_REJECTED,
+                                accepted ? "" : header.reason(), response.receipt().SerializeAsString(), absl::Now());
       if (!status.ok()) break;
       in_flight.pop_front();
     }
