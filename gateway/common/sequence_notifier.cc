@@ -64,8 +64,19 @@ bool SequenceNotifier::Unwatch(Token token) {
 }
 
 void SequenceNotifier::Close() {
+  std::vector<std::function<void()>> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    for (auto& [token, watcher] : watchers_) pending.push_back(std::move(watcher.callback));
+    watchers_.clear();
+  }
+  for (auto& callback : pending) callback();
+}
+
+bool SequenceNotifier::closed() const {
   absl::MutexLock lock(&mu_);
-  closed_ = true;
+  return closed_;
 }
 
 }  // namespace iicc

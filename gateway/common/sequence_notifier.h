@@ -48,8 +48,13 @@ class SequenceNotifier {
   // run); false if it already ran or is running.
   bool Unwatch(Token token);
 
-  // Wakes every WaitFor; later waits return at once.
+  // Wakes every WaitFor and runs every pending watch callback (on this
+  // thread); later waits return at once. Watchers check closed() to tell a
+  // close from a new sequence.
   void Close();
+
+  // True after Close().
+  bool closed() const;
 
  private:
   struct Watcher {

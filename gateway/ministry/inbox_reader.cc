@@ -88,15 +88,14 @@ absl::StatusOr<std::vector<v1::InboundRecord>> InboxReader::Read(int64_t after,
   return records;
 }
 
-absl::StatusOr<v1::ListInboundRecordsResponse> InboxReader::List(
-    absl::string_view identity, const v1::ListInboundRecordsRequest& request) const {
+absl::StatusOr<v1::ListInboundRecordsResponse> InboxReader::List(absl::string_view identity,
+                                                                 const v1::ListInboundRecordsRequest& request) const {
   absl::StatusOr<std::vector<v1::RecordType>> types = ReadableTypes(identity, request.record_types());
   if (!types.ok()) return types.status();
   if (request.page_size() < 0) {
     return InvalidArgumentWithViolations({Violation("page_size", "must not be negative")});
   }
-  const int page_size =
-      request.page_size() == 0 ? kDefaultPageSize : std::min<int>(request.page_size(), kMaxPageSize);
+  const int page_size = request.page_size() == 0 ? kDefaultPageSize : std::min<int>(request.page_size(), kMaxPageSize);
   const uint32_t mask = TypeMask(*types);
   if (request.after_sequence() < 0) {
     return InvalidArgumentWithViolations({Violation("after_sequence", "must not be negative")});

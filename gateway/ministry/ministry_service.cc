@@ -15,11 +15,29 @@ namespace {
 // Records fetched per store read while streaming a subscription.
 constexpr int kSubscribeBatch = 256;
 
-const grpc::Status kNoIdentity(grpc::StatusCode::UNAUTHENTICATED,
-                               "the client certificate carries no SPIFFE ID");
+const grpc::Status kNoIdentity(grpc::StatusCode::UNAUTHENTICATED, "the client certificate carries no SPIFFE ID");
 
 std::optional<std::string> CallerOf(grpc::CallbackServerContext* context) {
   return security::PeerSpiffeId(*context->auth_context());
+}
+
+// Runs `work(identity)` on the worker pool for the authenticated caller and
+// finishes the call with its result.
+template <typename Response, typename Work>
+grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, ThreadPool* workers, Response* response,
+                                     Work work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<std::string> identity = CallerOf(context);
+  if (!identity) {
+    reactor->Finish(kNoIdentity);
+    return reactor;
+  }
+  workers->Schedule([reactor, identity = *std::move(identity), response, work = std::move(work)] {
+    absl::StatusOr<Response> result = work(identity);
+    if (result.ok()) *response = *std::move(result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
 }
 
 // Reads a request, accepts it on the worker pool, writes the answer, reads
@@ -73,8 +91,8 @@ class SubmitStreamReactor final : public grpc::ServerBidiReactor<v1::SubmitReque
 // of {a store read, a write, a wait} is in progress at any time.
 class SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord> {
  public:
-  SubscribeReactor(int64_t after, std::vector<v1::RecordType> types, const InboxReader* reader,
-                   SequenceNotifier* inbox, ThreadPool* workers)
+  SubscribeReactor(int64_t after, std::vector<v1::RecordType> types, const InboxReader* reader, SequenceNotifier* inbox,
+                   ThreadPool* workers)
       : cursor_(after), types_(std::move(types)), reader_(reader), inbox_(inbox), workers_(workers) {
     workers_->Schedule([this] { Fetch(); });
   }
@@ -122,6 +140,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord
       StartWrite(&batch_[0]);
       return;
     }
+    if (inbox_->closed()) {  // Shutting down: the client resumes from its cursor elsewhere or later.
+      FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down"));
+      return;
+    }
     {
       absl::MutexLock lock(&mu_);
       if (!cancelled_) {
@@ -164,20 +186,9 @@ MinistryService::MinistryService(RecordAcceptor* acceptor, const InboxReader* re
     : acceptor_(acceptor), reader_(reader), inbox_(inbox), workers_(workers) {}
 
 grpc::ServerUnaryReactor* MinistryService::Submit(grpc::CallbackServerContext* context,
-                                                  const v1::SubmitRequest* request,
-                                                  v1::SubmitResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<std::string> identity = CallerOf(context);
-  if (!identity) {
-    reactor->Finish(kNoIdentity);
-    return reactor;
-  }
-  workers_->Schedule([this, reactor, identity = *std::move(identity), request, response] {
-    absl::StatusOr<v1::SubmitResponse> result = acceptor_->Submit(identity, *request);
-    if (result.ok()) *response = *std::move(result);
-    reactor->Finish(ToGrpcStatus(result.status()));
-  });
-  return reactor;
+                                                  const v1::SubmitRequest* request, v1::SubmitResponse* response) {
+  return ServeUnary(context, workers_, response,
+                    [this, request](const std::string& identity) { return acceptor_->Submit(identity, *request); });
 }
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* MinistryService::SubmitStream(
@@ -197,18 +208,9 @@ grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* MinistryService:
 grpc::ServerUnaryReactor* MinistryService::GetRecordStatus(grpc::CallbackServerContext* context,
                                                            const v1::GetRecordStatusRequest* request,
                                                            v1::RecordStatus* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<std::string> identity = CallerOf(context);
-  if (!identity) {
-    reactor->Finish(kNoIdentity);
-    return reactor;
-  }
-  workers_->Schedule([this, reactor, identity = *std::move(identity), request, response] {
-    absl::StatusOr<v1::RecordStatus> result = acceptor_->GetStatus(identity, request->record_id());
-    if (result.ok()) *response = *std::move(result);
-    reactor->Finish(ToGrpcStatus(result.status()));
+  return ServeUnary(context, workers_, response, [this, request](const std::string& identity) {
+    return acceptor_->GetStatus(identity, request->record_id());
   });
-  return reactor;
 }
 
 grpc::ServerWriteReactor<v1::InboundRecord>* MinistryService::Subscribe(grpc::CallbackServerContext* context,
@@ -234,18 +236,8 @@ grpc::ServerWriteReactor<v1::InboundRecord>* MinistryService::Subscribe(grpc::Ca
 grpc::ServerUnaryReactor* MinistryService::ListInboundRecords(grpc::CallbackServerContext* context,
                                                               const v1::ListInboundRecordsRequest* request,
                                                               v1::ListInboundRecordsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<std::string> identity = CallerOf(context);
-  if (!identity) {
-    reactor->Finish(kNoIdentity);
-    return reactor;
-  }
-  workers_->Schedule([this, reactor, identity = *std::move(identity), request, response] {
-    absl::StatusOr<v1::ListInboundRecordsResponse> result = reader_->List(identity, *request);
-    if (result.ok()) *response = *std::move(result);
-    reactor->Finish(ToGrpcStatus(result.status()));
-  });
-  return reactor;
+  return ServeUnary(context, workers_, response,
+                    [this, request](const std::string& identity) { return reader_->List(identity, *request); });
 }
 
 }  // namespace iicc::ministry

@@ -18,8 +18,7 @@ class MinistryService final : public v1::MinistryGateway::CallbackService {
  public:
   // `inbox` is published with the inbox high-water mark after each commit;
   // subscriptions wait on it.
-  MinistryService(RecordAcceptor* acceptor, const InboxReader* reader, SequenceNotifier* inbox,
-                  ThreadPool* workers);
+  MinistryService(RecordAcceptor* acceptor, const InboxReader* reader, SequenceNotifier* inbox, ThreadPool* workers);
 
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context, const v1::SubmitRequest* request,
                                    v1::SubmitResponse* response) override;

@@ -30,11 +30,9 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   // nothing about the rules.
   if (type == v1::RECORD_TYPE_UNSPECIFIED ? !authorizer_->HasRole(identity, v1::ROLE_SUBMIT)
                                           : !authorizer_->Allows(identity, v1::ROLE_SUBMIT, type)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(identity, " may not submit ", RecordTypeName(type), " records"));
+    return absl::PermissionDeniedError(absl::StrCat(identity, " may not submit ", RecordTypeName(type), " records"));
   }
-  if (std::vector<v1::FieldViolation> violations = validation::ValidateSubmitRequest(request);
-      !violations.empty()) {
+  if (std::vector<v1::FieldViolation> violations = validation::ValidateSubmitRequest(request); !violations.empty()) {
     return InvalidArgumentWithViolations(violations);
   }
 
@@ -68,8 +66,8 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   if (!outcome.ok()) return outcome.status();
   switch (outcome->kind) {
     case store::AcceptOutcome::Kind::kConflict:
-      return absl::AlreadyExistsError(absl::StrCat("request_id was already used for record ", outcome->record_id,
-                                                   " with different content"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("request_id was already used for record ", outcome->record_id, " with different content"));
     case store::AcceptOutcome::Kind::kAccepted:
       outbox_->Bump();
       break;
@@ -83,8 +81,7 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   return response;
 }
 
-absl::StatusOr<v1::RecordStatus> RecordAcceptor::GetStatus(absl::string_view identity,
-                                                           absl::string_view record_id) {
+absl::StatusOr<v1::RecordStatus> RecordAcceptor::GetStatus(absl::string_view identity, absl::string_view record_id) {
   if (!IsUuidV7(record_id)) {
     v1::FieldViolation violation;
     violation.set_field("record_id");
@@ -93,8 +90,8 @@ absl::StatusOr<v1::RecordStatus> RecordAcceptor::GetStatus(absl::string_view ide
   }
   absl::StatusOr<store::OutboundStatus> status = store_->GetOutboundStatus(record_id);
   // A record the caller may not see is indistinguishable from a missing one.
-  if (!status.ok() || (status->submitter != identity &&
-                       !authorizer_->Allows(identity, v1::ROLE_STATUS, status->record_type))) {
+  if (!status.ok() ||
+      (status->submitter != identity && !authorizer_->Allows(identity, v1::ROLE_STATUS, status->record_type))) {
     if (status.ok() || absl::IsNotFound(status.status())) {
       return absl::NotFoundError(absl::StrCat("no record ", record_id, " for this identity"));
     }

@@ -104,9 +104,9 @@ absl::Status Gateway::Start() {
 
   IICC_ASSIGN_OR_RETURN(s.ministry_server, build(config.ministry_face().listen_address(), config.ministry_face().tls(),
                                                  security::MakeSpiffeVerifier(std::nullopt), &s.ministry_service));
-  IICC_ASSIGN_OR_RETURN(s.peer_server, build(config.peer().listen_address(), config.peer().tls(),
-                                             security::MakeSpiffeVerifier(config.peer().peer_spiffe_id()),
-                                             &s.peer_service));
+  IICC_ASSIGN_OR_RETURN(s.peer_server,
+                        build(config.peer().listen_address(), config.peer().tls(),
+                              security::MakeSpiffeVerifier(config.peer().peer_spiffe_id()), &s.peer_service));
 
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
@@ -118,11 +118,11 @@ absl::Status Gateway::Start() {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetMaxSendMessageSize(-1);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      config.peer().peer_address(),
-      security::MakeChannelCredentials(config.peer().tls(),
-                                       security::MakeSpiffeVerifier(config.peer().peer_spiffe_id())),
-      args);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(config.peer().peer_address(),
+                                security::MakeChannelCredentials(
+                                    config.peer().tls(), security::MakeSpiffeVerifier(config.peer().peer_spiffe_id())),
+                                args);
 
   exchange::ForwarderOptions options;
   options.window = static_cast<int>(config.peer().window());
@@ -144,16 +144,18 @@ void Gateway::Shutdown(absl::Duration grace) {
   if (s.shut_down || s.ministry_server == nullptr) return;
   s.shut_down = true;
   if (s.forwarder) s.forwarder->Stop();
-  const gpr_timespec deadline = gpr_time_add(
-      gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(absl::ToInt64Milliseconds(grace), GPR_TIMESPAN));
+  const gpr_timespec deadline =
+      gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(absl::ToInt64Milliseconds(grace), GPR_TIMESPAN));
   // Both faces stop together; calls in progress get until the deadline.
   for (grpc::Server* server : {s.ministry_server.get(), s.peer_server.get()}) {
     if (server != nullptr) server->GetHealthCheckService()->SetServingStatus(false);
   }
+  // Subscriptions waiting for new records end now (UNAVAILABLE: resume from
+  // the cursor) instead of holding the shutdown until the deadline.
+  s.inbox.Close();
   for (grpc::Server* server : {s.ministry_server.get(), s.peer_server.get()}) {
     if (server != nullptr) server->Shutdown(deadline);
   }
-  s.inbox.Close();
   Log(LogLevel::kInfo, "gateway.stopped");
 }
 
