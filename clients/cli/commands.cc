@@ -53,7 +53,8 @@ std::string ToJson(const google::protobuf::Message& message) {
 
 int ExitFor(const grpc::Status& status) {
   if (status.ok()) return kExitOk;
-  std::fprintf(stderr, "iicc-cli: %s: %s\n", StatusCodeName(static_cast<absl::StatusCode>(status.error_code())).c_str(), status.error_message().c_str());
+  std::fprintf(stderr, "iicc-cli: %s: %s\n", StatusCodeName(static_cast<absl::StatusCode>(status.error_code())).c_str(),
+               status.error_message().c_str());
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:

@@ -11,10 +11,10 @@
 namespace iicc::cli {
 
 // Exit codes scripts can rely on.
-inline constexpr int kExitOk = 0;          // Done; every record accepted.
-inline constexpr int kExitRefused = 1;     // The gateway refused something (the output says what).
-inline constexpr int kExitUsage = 2;       // Bad flags or an unreadable / malformed input file.
-inline constexpr int kExitUnavailable = 3; // The gateway could not be reached (or the TLS handshake failed).
+inline constexpr int kExitOk = 0;           // Done; every record accepted.
+inline constexpr int kExitRefused = 1;      // The gateway refused something (the output says what).
+inline constexpr int kExitUsage = 2;        // Bad flags or an unreadable / malformed input file.
+inline constexpr int kExitUnavailable = 3;  // The gateway could not be reached (or the TLS handshake failed).
 
 // How to reach a gateway's ministry face.
 struct Connection {

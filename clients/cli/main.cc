@@ -31,28 +31,28 @@ int main(int argc, char** argv) {
   app.add_option("--key", connection.key_file, "PEM private key of --cert ($IICC_KEY)");
 
   iicc::cli::SubmitOptions submit;
-  CLI::App* submit_cmd = app.add_subcommand(
-      "submit",
-      "Submit records: FILE.json holds one record, FILE.jsonl one per line (streamed).\n"
-      "A record is {\"cargo\": {...}} (or enterprise, investment), or a SubmitRequest\n"
-      "{\"requestId\": \"...\", \"record\": {...}}. Prints one SubmitResponse per record.\n"
-      "Example: iicc-cli submit clients/examples/cargo.json");
+  CLI::App* submit_cmd =
+      app.add_subcommand("submit",
+                         "Submit records: FILE.json holds one record, FILE.jsonl one per line (streamed).\n"
+                         "A record is {\"cargo\": {...}} (or enterprise, investment), or a SubmitRequest\n"
+                         "{\"requestId\": \"...\", \"record\": {...}}. Prints one SubmitResponse per record.\n"
+                         "Example: iicc-cli submit clients/examples/cargo.json");
   submit_cmd->add_option("FILE", submit.file, "the record file")->required();
   submit_cmd->add_option("--request-id", submit.request_id,
                          "idempotency key of a single record (default: derived from the record's content, so "
                          "resubmitting the same file is safe)");
 
   std::string record_id;
-  CLI::App* status_cmd = app.add_subcommand(
-      "status", "Print the delivery state of a record.\nExample: iicc-cli status 0192f7a4-...");
+  CLI::App* status_cmd =
+      app.add_subcommand("status", "Print the delivery state of a record.\nExample: iicc-cli status 0192f7a4-...");
   status_cmd->add_option("RECORD_ID", record_id, "the record_id from submit")->required();
 
   iicc::cli::SubscribeOptions subscribe;
-  CLI::App* subscribe_cmd = app.add_subcommand(
-      "subscribe",
-      "Print inbound records (JSON lines) after a cursor. Without --follow, stops when caught up;\n"
-      "with --follow, waits for new records and reconnects after a gateway restart.\n"
-      "Example: iicc-cli subscribe --cursor-file uz.cursor --follow");
+  CLI::App* subscribe_cmd =
+      app.add_subcommand("subscribe",
+                         "Print inbound records (JSON lines) after a cursor. Without --follow, stops when caught up;\n"
+                         "with --follow, waits for new records and reconnects after a gateway restart.\n"
+                         "Example: iicc-cli subscribe --cursor-file uz.cursor --follow");
   subscribe_cmd->add_option("--after", subscribe.after, "start after this sequence number (default 0: the start)");
   subscribe_cmd->add_option("--cursor-file", subscribe.cursor_file,
                             "read the cursor from this file and keep it there after each record");
@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
 
   iicc::cli::ListOptions list;
   CLI::App* list_cmd = app.add_subcommand(
-      "list", "Print one page of inbound records (a ListInboundRecordsResponse).\nExample: iicc-cli list --page-size 10");
+      "list",
+      "Print one page of inbound records (a ListInboundRecordsResponse).\nExample: iicc-cli list --page-size 10");
   list_cmd->add_option("--page-size", list.page_size, "records per page (default 100, at most 1000)");
   list_cmd->add_option("--page-token", list.page_token, "next_page_token of the previous page");
   list_cmd->add_option("--after", list.after, "start after this sequence number");
@@ -77,8 +78,9 @@ int main(int argc, char** argv) {
 
   if (connection.target.empty() || connection.ca_file.empty() || connection.cert_file.empty() ||
       connection.key_file.empty()) {
-    std::fprintf(stderr, "iicc-cli: --target, --ca, --cert and --key (or IICC_TARGET, IICC_CA, IICC_CERT, IICC_KEY) "
-                         "are required\n");
+    std::fprintf(stderr,
+                 "iicc-cli: --target, --ca, --cert and --key (or IICC_TARGET, IICC_CA, IICC_CERT, IICC_KEY) "
+                 "are required\n");
     return iicc::cli::kExitUsage;
   }
   if (*submit_cmd) return iicc::cli::Submit(connection, submit);

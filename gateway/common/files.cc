@@ -36,8 +36,7 @@ absl::Status CreateDirectories(const std::string& path) {
     prefix = path.substr(0, pos);
     if (prefix.empty()) continue;
     if (mkdir(prefix.c_str(), 0750) != 0 && errno != EEXIST) {
-      return absl::PermissionDeniedError(absl::StrCat("cannot create directory ", prefix, ": ",
-                                                      std::strerror(errno)));
+      return absl::PermissionDeniedError(absl::StrCat("cannot create directory ", prefix, ": ", std::strerror(errno)));
     }
   }
   struct stat st;

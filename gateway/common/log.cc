@@ -50,9 +50,9 @@ std::string JsonEscape(absl::string_view text) {
 void Log(LogLevel level, absl::string_view event,
          std::initializer_list<std::pair<absl::string_view, absl::string_view>> fields) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
-  std::string line = absl::StrCat(
-      "{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      "\",\"level\":\"", kLevelNames[static_cast<int>(level)], "\",\"event\":\"", JsonEscape(event), "\"");
+  std::string line =
+      absl::StrCat("{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+                   "\",\"level\":\"", kLevelNames[static_cast<int>(level)], "\",\"event\":\"", JsonEscape(event), "\"");
   for (const auto& [key, value] : fields) absl::StrAppend(&line, ",\"", key, "\":\"", JsonEscape(value), "\"");
   line += "}\n";
   // One fwrite of the whole line: stdio locks the stream per call.

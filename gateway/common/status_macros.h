@@ -11,10 +11,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define IICC_RETURN_IF_ERROR(expr)                     \
-  do {                                                 \
-    const ::absl::Status iicc_status_ = (expr);        \
-    if (!iicc_status_.ok()) return iicc_status_;       \
+#define IICC_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    const ::absl::Status iicc_status_ = (expr);  \
+    if (!iicc_status_.ok()) return iicc_status_; \
   } while (false)
 
 #define IICC_STATUS_CONCAT_INNER_(a, b) a##b
@@ -23,8 +23,8 @@
 #define IICC_ASSIGN_OR_RETURN(lhs, expr) \
   IICC_ASSIGN_OR_RETURN_IMPL_(IICC_STATUS_CONCAT_(iicc_statusor_, __LINE__), lhs, expr)
 
-#define IICC_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                                \
+#define IICC_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)   \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

@@ -21,8 +21,7 @@ v1::Receipt MakeReceipt(const std::string& record_id, const std::string& payload
   header.set_payload_digest(payload_digest);
   header.set_verdict(accepted ? v1::RECEIPT_VERDICT_ACCEPTED : v1::RECEIPT_VERDICT_REJECTED);
   header.set_reason(reason);
-  *header.mutable_received_time() =
-      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  *header.mutable_received_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
   header.set_receiver(receiver);
   v1::Receipt receipt;
   receipt.set_header(SerializeDeterministic(header));
@@ -102,9 +101,8 @@ v1::DeliverResponse EnvelopeReceiver::Receive(const v1::Envelope& envelope) {
       }
       break;
     case store::InboundOutcome::Kind::kConflict:
-      *response.mutable_receipt() =
-          MakeReceipt(header.record_id(), digest, false,
-                      "record_id already received with a different payload", now, jurisdiction_);
+      *response.mutable_receipt() = MakeReceipt(
+          header.record_id(), digest, false, "record_id already received with a different payload", now, jurisdiction_);
       break;
   }
   return response;

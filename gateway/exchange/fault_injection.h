@@ -13,12 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define IICC_FAULT_POINT(name)                                  \
-  do {                                                          \
-    const char* iicc_fault_ = getenv("IICC_FAULT");             \
+#define IICC_FAULT_POINT(name)                                      \
+  do {                                                              \
+    const char* iicc_fault_ = getenv("IICC_FAULT");                 \
     if (iicc_fault_ != nullptr && strcmp(iicc_fault_, name) == 0) { \
-      kill(getpid(), SIGKILL);                                  \
-    }                                                           \
+      kill(getpid(), SIGKILL);                                      \
+    }                                                               \
   } while (false)
 #else
 #define IICC_FAULT_POINT(name) \

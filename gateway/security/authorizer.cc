@@ -3,8 +3,8 @@
 namespace iicc::security {
 
 const std::vector<v1::RecordType>& AllRecordTypes() {
-  static const auto* types = new std::vector<v1::RecordType>{
-      v1::RECORD_TYPE_ENTERPRISE, v1::RECORD_TYPE_CARGO, v1::RECORD_TYPE_INVESTMENT};
+  static const auto* types =
+      new std::vector<v1::RecordType>{v1::RECORD_TYPE_ENTERPRISE, v1::RECORD_TYPE_CARGO, v1::RECORD_TYPE_INVESTMENT};
   return *types;
 }
 

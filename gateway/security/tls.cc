@@ -98,8 +98,7 @@ absl::Status CheckTlsFiles(const v1::TlsConfig& tls, const std::string& field, b
 
   std::vector<UniqueX509> chain = ReadCertificates(cert_pem);
   if (chain.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ".cert_file: no PEM certificate in '", tls.cert_file(), "'"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ".cert_file: no PEM certificate in '", tls.cert_file(), "'"));
   }
   std::vector<UniqueX509> cas = ReadCertificates(ca_pem);
   if (cas.empty()) {
@@ -114,8 +113,8 @@ absl::Status CheckTlsFiles(const v1::TlsConfig& tls, const std::string& field, b
   }
   if (X509_check_private_key(chain.front().get(), key.get()) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(absl::StrCat(field, ".key_file: '", tls.key_file(),
-                                                   "' is not the key of '", tls.cert_file(), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".key_file: '", tls.key_file(), "' is not the key of '", tls.cert_file(), "'"));
   }
 
   std::unique_ptr<X509_STORE, StoreDeleter> store(X509_STORE_new());
@@ -130,8 +129,8 @@ absl::Status CheckTlsFiles(const v1::TlsConfig& tls, const std::string& field, b
   if (X509_verify_cert(ctx.get()) != 1) {
     const int error = X509_STORE_CTX_get_error(ctx.get());
     ERR_clear_error();
-    const bool dates_only = !chains_to_ca && error != X509_V_ERR_CERT_HAS_EXPIRED &&
-                            error != X509_V_ERR_CERT_NOT_YET_VALID;
+    const bool dates_only =
+        !chains_to_ca && error != X509_V_ERR_CERT_HAS_EXPIRED && error != X509_V_ERR_CERT_NOT_YET_VALID;
     if (!dates_only) {
       return absl::InvalidArgumentError(absl::StrCat(field, ".cert_file: '", tls.cert_file(),
                                                      "' does not verify: ", X509_verify_cert_error_string(error)));

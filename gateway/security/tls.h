@@ -49,8 +49,7 @@ std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
 // A verifier that accepts a certificate whose only URI SAN is a valid SPIFFE
 // ID, and, when `expected` is set, equal to it. Anything else fails the
 // handshake.
-std::shared_ptr<grpc::experimental::CertificateVerifier> MakeSpiffeVerifier(
-    std::optional<std::string> expected);
+std::shared_ptr<grpc::experimental::CertificateVerifier> MakeSpiffeVerifier(std::optional<std::string> expected);
 
 // The authenticated caller's SPIFFE ID, or nullopt when the connection has
 // none (gRPC sets it only for exactly one valid SPIFFE URI SAN).

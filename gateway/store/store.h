@@ -24,12 +24,12 @@ namespace iicc::store {
 
 // A record accepted from the own ministry, ready to travel.
 struct OutboundRecord {
-  std::string record_id;         // UUIDv7.
+  std::string record_id;  // UUIDv7.
   v1::RecordType record_type = v1::RECORD_TYPE_UNSPECIFIED;
-  std::string submitter;         // SPIFFE ID of the submitting system.
-  std::string request_id;        // The submitter's idempotency key.
-  std::string request_digest;    // SHA-256 of the record as submitted.
-  std::string envelope;          // Serialized iicc.v1.Envelope.
+  std::string submitter;       // SPIFFE ID of the submitting system.
+  std::string request_id;      // The submitter's idempotency key.
+  std::string request_digest;  // SHA-256 of the record as submitted.
+  std::string envelope;        // Serialized iicc.v1.Envelope.
   absl::Time accepted_time;
 };
 
@@ -61,7 +61,7 @@ struct OutboundStatus {
 struct PendingEnvelope {
   int64_t outbox_sequence = 0;  // Acceptance order, strictly increasing.
   std::string record_id;
-  std::string envelope;         // Serialized iicc.v1.Envelope.
+  std::string envelope;  // Serialized iicc.v1.Envelope.
 };
 
 // A record received from the peer and the receipt answered for it.
@@ -120,9 +120,8 @@ class Store {
   // Records the peer's verdict on a queued record: DELIVERED or REJECTED with
   // `reason`, the receipt and its arrival time. A record no longer queued is
   // left as it is (a duplicate receipt after a resend).
-  virtual absl::Status RecordOutcome(absl::string_view record_id, v1::DeliveryState state,
-                                     absl::string_view reason, absl::string_view receipt,
-                                     absl::Time delivered_time) = 0;
+  virtual absl::Status RecordOutcome(absl::string_view record_id, v1::DeliveryState state, absl::string_view reason,
+                                     absl::string_view receipt, absl::Time delivered_time) = 0;
 
   // Number of queued outbound records.
   virtual absl::StatusOr<int64_t> CountPending() = 0;
@@ -133,8 +132,7 @@ class Store {
 
   // Up to `limit` inbox entries with sequence > `after`, in order, of the
   // given types (all types when `types` is empty).
-  virtual absl::StatusOr<std::vector<InboxEntry>> ListInbox(int64_t after,
-                                                            const std::vector<v1::RecordType>& types,
+  virtual absl::StatusOr<std::vector<InboxEntry>> ListInbox(int64_t after, const std::vector<v1::RecordType>& types,
                                                             int limit) = 0;
 
   // The highest inbox sequence, 0 when the inbox is empty.
