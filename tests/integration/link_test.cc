@@ -1,0 +1,252 @@
+// The link between two real gateway processes: records cross both ways over
+// mutual TLS with pinned identities, exactly once and in order, whatever
+// restarts or dies.
+#include <signal.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gateway/common/digest.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "iicc/v1/peer_exchange.grpc.pb.h"
+#include "tests/testing/exchange_helpers.h"
+#include "tests/testing/gateway_process.h"
+#include "tests/testing/test_env.h"
+
+namespace iicc::testing {
+namespace {
+
+using ::testing::ElementsAreArray;
+
+class LinkTest : public ::testing::Test {
+ protected:
+  LinkTest() : pki_(dir_.File("pki")), kz_("kz", pki_, dir_.path(), ports_), uz_("uz", pki_, dir_.path(), ports_) {}
+
+  // Submits `count` numbered cargo records to `from` one after another;
+  // returns their record ids in acceptance order.
+  std::vector<std::string> SubmitNumbered(GatewayProcess& from, const std::string& prefix, int count) {
+    auto stub = from.MinistryStub();
+    std::vector<std::string> ids;
+    for (int i = 0; i < count; ++i) {
+      ids.push_back(SubmitOrFail(*stub, absl::StrCat(prefix, "-", i), NumberedCargo(absl::StrCat(prefix, "-", i))));
+    }
+    return ids;
+  }
+
+  TempDir dir_;
+  TestPki pki_;
+  PairPorts ports_;
+  GatewayProcess kz_;
+  GatewayProcess uz_;
+};
+
+TEST_F(LinkTest, EachRecordTypeCrossesBothWaysAndIsDelivered) {
+  kz_.StartAndWait();
+  uz_.StartAndWait();
+  for (auto [from, to] : {std::pair{&kz_, &uz_}, std::pair{&uz_, &kz_}}) {
+    auto sender = from->MinistryStub();
+    std::vector<std::string> ids;
+    std::vector<v1::Record> sent;
+    for (const char* name : {"enterprise", "cargo", "investment"}) {
+      sent.push_back(SampleRecord(name));
+      ids.push_back(SubmitOrFail(*sender, absl::StrCat(from->side(), "-", name), sent.back()));
+    }
+    auto receiver = to->MinistryStub();
+    const std::vector<v1::InboundRecord> inbound = WaitForInbound(*receiver, 3);
+    ASSERT_EQ(inbound.size(), 3u) << to->side() << " log:\n" << to->log();
+    EXPECT_THAT(RecordIds(inbound), ElementsAreArray(ids));
+    for (size_t i = 0; i < inbound.size(); ++i) {
+      EXPECT_EQ(inbound[i].sequence(), static_cast<int64_t>(i + 1));
+      EXPECT_EQ(inbound[i].origin(), from->side() == "kz" ? v1::JURISDICTION_KZ : v1::JURISDICTION_UZ);
+      EXPECT_EQ(inbound[i].record().SerializeAsString(), sent[i].SerializeAsString());
+      EXPECT_GT(inbound[i].received_time().seconds(), 0);
+    }
+    for (const std::string& id : ids) {
+      const v1::RecordStatus status = WaitForOutcome(*sender, id);
+      EXPECT_EQ(status.state(), v1::DELIVERY_STATE_DELIVERED) << id;
+      EXPECT_TRUE(status.has_delivered_time());
+      v1::ReceiptHeader receipt;
+      ASSERT_TRUE(receipt.ParseFromString(status.receipt().header()));
+      EXPECT_EQ(receipt.record_id(), id);
+      EXPECT_EQ(receipt.verdict(), v1::RECEIPT_VERDICT_ACCEPTED);
+      EXPECT_EQ(receipt.receiver(), to->side() == "kz" ? v1::JURISDICTION_KZ : v1::JURISDICTION_UZ);
+    }
+  }
+}
+
+// Delivers one envelope on the KZ peer face with the given identity; returns
+// the stream's final status.
+grpc::Status DeliverAs(const GatewayProcess& kz, const std::string& cert_side, const std::string& cert_name) {
+  auto stub = v1::PeerExchange::NewStub(kz.PeerChannel(cert_side, cert_name));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  auto stream = stub->Deliver(&context);
+  v1::EnvelopeHeader header;
+  header.set_record_id("01890a5d-ac96-774b-bcce-b302099a8057");
+  header.set_origin(v1::JURISDICTION_UZ);
+  header.set_destination(v1::JURISDICTION_KZ);
+  header.set_record_type(v1::RECORD_TYPE_CARGO);
+  const std::string payload = SampleRecord("cargo").SerializeAsString();
+  header.set_payload_digest(Sha256(payload));
+  v1::DeliverRequest request;
+  request.mutable_envelope()->set_header(header.SerializeAsString());
+  request.mutable_envelope()->set_payload(payload);
+  stream->Write(request);
+  stream->WritesDone();
+  v1::DeliverResponse response;
+  while (stream->Read(&response)) {
+  }
+  return stream->Finish();
+}
+
+TEST_F(LinkTest, PeerFaceRefusesEveryIdentityButThePeerGateway) {
+  kz_.StartAndWait();
+  pki_.Issue("uz", "impostor", "spiffe://uz.iicc/gateway-impostor", "both");
+  // A ministry certificate of the peer's CA.
+  EXPECT_NE(DeliverAs(kz_, "uz", "ministry-client").error_code(), grpc::StatusCode::OK);
+  // A certificate from the wrong CA: KZ's own gateway.
+  EXPECT_EQ(DeliverAs(kz_, "kz", "gateway").error_code(), grpc::StatusCode::UNAVAILABLE);
+  // The right CA with the wrong SPIFFE ID.
+  EXPECT_NE(DeliverAs(kz_, "uz", "impostor").error_code(), grpc::StatusCode::OK);
+  // The real peer identity is let in (the envelope is judged on its merits).
+  EXPECT_TRUE(DeliverAs(kz_, "uz", "gateway").ok());
+  // Only that one was stored.
+  EXPECT_EQ(ListAllInbound(*kz_.MinistryStub()).size(), 1u);
+}
+
+TEST_F(LinkTest, RecordsQueueWhileThePeerIsDownAndArriveOnceInOrder) {
+  kz_.StartAndWait();
+  const std::vector<std::string> ids = SubmitNumbered(kz_, "down", 30);
+  auto kz_stub = kz_.MinistryStub();
+  v1::RecordStatus status;
+  {
+    grpc::ClientContext context;
+    v1::GetRecordStatusRequest request;
+    request.set_record_id(ids.back());
+    ASSERT_TRUE(kz_stub->GetRecordStatus(&context, request, &status).ok());
+    EXPECT_EQ(status.state(), v1::DELIVERY_STATE_QUEUED);
+  }
+  uz_.StartAndWait();
+  const std::vector<v1::InboundRecord> inbound = WaitForInbound(*uz_.MinistryStub(), ids.size());
+  EXPECT_THAT(RecordIds(inbound), ElementsAreArray(ids));
+  EXPECT_EQ(WaitForOutcome(*kz_stub, ids.back()).state(), v1::DELIVERY_STATE_DELIVERED);
+  // Nothing more arrives later.
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(ListAllInbound(*uz_.MinistryStub()).size(), ids.size());
+}
+
+TEST_F(LinkTest, SenderKilledMidStreamLosesAndDuplicatesNothing) {
+  kz_.StartAndWait();
+  // A backlog queued while the peer is down, so that the kill lands while
+  // its window is streaming.
+  constexpr int kRecords = 300;
+  const std::vector<std::string> ids = SubmitNumbered(kz_, "kill-sender", kRecords);
+  uz_.StartAndWait();
+  auto uz_stub = uz_.MinistryStub();
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (ListAllInbound(*uz_stub).empty() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(2));
+  kz_.Kill();
+  const size_t before = ListAllInbound(*uz_stub).size();
+  ASSERT_GT(before, 0u);
+  ASSERT_LT(before, ids.size()) << "delivery finished before the kill: the test proved nothing";
+  kz_.StartAndWait();
+  const std::vector<v1::InboundRecord> inbound = WaitForInbound(*uz_stub, ids.size());
+  EXPECT_THAT(RecordIds(inbound), ElementsAreArray(ids)) << "arrived before the kill: " << before;
+  EXPECT_EQ(WaitForOutcome(*kz_.MinistryStub(), ids.back()).state(), v1::DELIVERY_STATE_DELIVERED);
+}
+
+TEST_F(LinkTest, ReceiverKilledAfterItsCommitBeforeItsReceiptKeepsExactlyOnce) {
+  kz_.StartAndWait();
+  // The receiver dies at its first commit, before answering.
+  uz_.StartAndWait({"IICC_FAULT=receiver.after_commit"}, /*with_faults=*/true);
+  const std::vector<std::string> ids = SubmitNumbered(kz_, "kill-receiver", 5);
+  ASSERT_EQ(uz_.WaitExit(absl::Seconds(20)), 128 + SIGKILL) << uz_.log();
+  // It died after committing the first record and before answering for it.
+  EXPECT_EQ(RunShell("test \"$(sqlite3 '" + uz_.db_path() + "' 'SELECT record_id FROM inbox')\" = " + ids[0]), 0);
+  EXPECT_EQ(WaitForOutcome(*kz_.MinistryStub(), ids[0], absl::Milliseconds(300)).state(), v1::DELIVERY_STATE_QUEUED);
+  // Back without the fault: the first record is committed but was never
+  // acknowledged, so the sender resends it and the receiver answers the
+  // original receipt.
+  uz_.StartAndWait();
+  const std::vector<v1::InboundRecord> inbound = WaitForInbound(*uz_.MinistryStub(), ids.size());
+  EXPECT_THAT(RecordIds(inbound), ElementsAreArray(ids));
+  auto kz_stub = kz_.MinistryStub();
+  for (const std::string& id : ids) EXPECT_EQ(WaitForOutcome(*kz_stub, id).state(), v1::DELIVERY_STATE_DELIVERED);
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(ListAllInbound(*uz_.MinistryStub()).size(), ids.size());
+}
+
+TEST_F(LinkTest, SubscriberResumesAfterAGatewayRestartWithoutGapsOrRepeats) {
+  kz_.StartAndWait();
+  uz_.StartAndWait();
+  absl::Mutex mu;
+  std::vector<int64_t> sequences;
+  std::vector<std::string> received;
+  bool stop = false;
+  grpc::ClientContext* current = nullptr;
+  // A client that keeps its cursor and reconnects, as iicc-cli subscribe
+  // --follow does.
+  std::thread subscriber([&] {
+    int64_t cursor = 0;
+    while (true) {
+      auto stub = uz_.MinistryStub();
+      grpc::ClientContext context;
+      {
+        absl::MutexLock lock(&mu);
+        if (stop) break;
+        current = &context;
+      }
+      v1::SubscribeRequest request;
+      request.set_after_sequence(cursor);
+      auto reader = stub->Subscribe(&context, request);
+      v1::InboundRecord record;
+      while (reader->Read(&record)) {
+        absl::MutexLock lock(&mu);
+        sequences.push_back(record.sequence());
+        received.push_back(record.record_id());
+        cursor = record.sequence();
+      }
+      reader->Finish();
+      {
+        absl::MutexLock lock(&mu);
+        current = nullptr;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  });
+  std::vector<std::string> ids = SubmitNumbered(kz_, "before", 10);
+  auto wait_received = [&](size_t n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      {
+        absl::MutexLock lock(&mu);
+        if (received.size() >= n) return;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  };
+  wait_received(10);
+  uz_.Terminate();
+  const std::vector<std::string> more = SubmitNumbered(kz_, "during", 10);
+  ids.insert(ids.end(), more.begin(), more.end());
+  uz_.StartAndWait();
+  const std::vector<std::string> after = SubmitNumbered(kz_, "after", 10);
+  ids.insert(ids.end(), after.begin(), after.end());
+  wait_received(ids.size());
+  {
+    absl::MutexLock lock(&mu);
+    stop = true;
+    if (current != nullptr) current->TryCancel();
+  }
+  subscriber.join();
+
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(received, ElementsAreArray(ids));
+  for (size_t i = 0; i < sequences.size(); ++i) EXPECT_EQ(sequences[i], static_cast<int64_t>(i + 1));
+}
+
+}  // namespace
+}  // namespace iicc::testing

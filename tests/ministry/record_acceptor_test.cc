@@ -1,0 +1,392 @@
+#include "gateway/ministry/record_acceptor.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+
+#include <cctype>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gateway/common/errors.h"
+#include "gateway/common/sequence_notifier.h"
+#include "gateway/common/uuid.h"
+#include "gateway/security/authorizer.h"
+#include "gateway/store/sqlite_store.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "iicc/v1/peer_exchange.pb.h"
+#include "tests/testing/test_env.h"
+
+namespace iicc::ministry {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+using google::protobuf::util::TimeUtil;
+
+using ::iicc::testing::TempDir;
+
+using ::iicc::testing::Sha256Of;
+
+constexpr char kRegistry[] = "spiffe://kz.iicc/ministry/registry";  // Submits every type.
+constexpr char kCustoms[] = "spiffe://kz.iicc/ministry/customs";    // Submits cargo only.
+constexpr char kAuditor[] = "spiffe://kz.iicc/ministry/auditor";    // Status of cargo only.
+constexpr char kReader[] = "spiffe://kz.iicc/ministry/reader";      // Reads only.
+constexpr char kStranger[] = "spiffe://kz.iicc/ministry/stranger";  // Not configured.
+
+v1::GatewayConfig Config() {
+  v1::GatewayConfig config;
+  config.set_jurisdiction(v1::JURISDICTION_KZ);
+  auto add = [&config](const char* id, v1::Role role, std::vector<v1::RecordType> types) {
+    v1::MinistryIdentity* identity = config.add_ministries();
+    identity->set_spiffe_id(id);
+    v1::RoleGrant* grant = identity->add_grants();
+    grant->set_role(role);
+    for (v1::RecordType type : types) grant->add_record_types(type);
+  };
+  add(kRegistry, v1::ROLE_SUBMIT, {});
+  add(kCustoms, v1::ROLE_SUBMIT, {v1::RECORD_TYPE_CARGO});
+  add(kAuditor, v1::ROLE_STATUS, {v1::RECORD_TYPE_CARGO});
+  add(kReader, v1::ROLE_READ, {});
+  return config;
+}
+
+v1::Record CargoRecord(const std::string& consignment_id) {
+  v1::Record record;
+  v1::CargoRecord* cargo = record.mutable_cargo();
+  cargo->set_consignment_id(consignment_id);
+  cargo->set_direction(v1::DIRECTION_KZ_TO_UZ);
+  cargo->set_checkpoint(v1::CHECKPOINT_ATAMEKEN);
+  cargo->mutable_vehicle()->set_plate("123ABC02");
+  cargo->mutable_vehicle()->set_country("KZ");
+  v1::GoodsLine* goods = cargo->add_goods();
+  goods->set_hs6("080810");
+  goods->set_national_code("0808108000");
+  goods->set_description("Fresh apples");
+  goods->set_gross_kg(1000);
+  goods->set_net_kg(950);
+  goods->set_quantity(950);
+  goods->set_unit("KGM");
+  goods->set_packages(40);
+  goods->set_origin_country("KZ");
+  goods->mutable_customs_value()->set_currency_code("USD");
+  goods->mutable_customs_value()->set_units(800);
+  return record;
+}
+
+v1::Record EnterpriseRecord() {
+  v1::Record record;
+  v1::EnterpriseRecord* enterprise = record.mutable_enterprise();
+  enterprise->set_section(v1::JURISDICTION_KZ);
+  enterprise->mutable_legal_id()->set_scheme(v1::ID_SCHEME_KZ_BIN);
+  enterprise->mutable_legal_id()->set_value("230540001230");
+  enterprise->set_name("Atameken Agro LLP");
+  enterprise->set_status(v1::ENTERPRISE_STATUS_REGISTERED);
+  return record;
+}
+
+v1::SubmitRequest Request(const std::string& request_id, const v1::Record& record) {
+  v1::SubmitRequest request;
+  request.set_request_id(request_id);
+  *request.mutable_record() = record;
+  return request;
+}
+
+std::vector<std::string> ViolationFields(const absl::Status& status) {
+  std::vector<std::string> fields;
+  for (const v1::FieldViolation& violation : ViolationsOf(status)) fields.push_back(violation.field());
+  return fields;
+}
+
+class RecordAcceptorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::Open(dir_.File("gateway.db"));
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    acceptor_ = std::make_unique<RecordAcceptor>(v1::JURISDICTION_KZ, store_.get(), &authorizer_, &outbox_);
+  }
+
+  int64_t Pending() {
+    absl::StatusOr<int64_t> count = store_->CountPending();
+    EXPECT_TRUE(count.ok()) << count.status();
+    return count.value_or(-1);
+  }
+
+  // The only queued envelope, parsed.
+  v1::Envelope OnlyEnvelope() {
+    absl::StatusOr<std::vector<store::PendingEnvelope>> pending = store_->ListPending(0, 10);
+    EXPECT_TRUE(pending.ok()) << pending.status();
+    v1::Envelope envelope;
+    if (!pending.ok() || pending->size() != 1) {
+      ADD_FAILURE() << "expected exactly one queued envelope";
+      return envelope;
+    }
+    EXPECT_TRUE(envelope.ParseFromString((*pending)[0].envelope));
+    return envelope;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<store::SqliteStore> store_;
+  const security::Authorizer authorizer_{Config()};
+  SequenceNotifier outbox_;
+  std::unique_ptr<RecordAcceptor> acceptor_;
+};
+
+TEST_F(RecordAcceptorTest, SubmitQueuesTheRecord) {
+  absl::StatusOr<v1::SubmitResponse> response = acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1")));
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->request_id(), "req-1");
+  EXPECT_EQ(response->state(), v1::DELIVERY_STATE_QUEUED);
+  EXPECT_TRUE(IsUuidV7(response->record_id())) << response->record_id();
+  EXPECT_FALSE(response->has_error());
+  EXPECT_EQ(outbox_.high_water(), 1);
+  EXPECT_EQ(Pending(), 1);
+}
+
+TEST_F(RecordAcceptorTest, SubmitWakesOutboxWatchers) {
+  int calls = 0;
+  ASSERT_NE(outbox_.Watch(0, [&calls] { ++calls; }), 0u);
+  ASSERT_TRUE(acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1"))).ok());
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(RecordAcceptorTest, StoredEnvelopeCarriesHeaderAndPayload) {
+  const v1::Record submitted = CargoRecord("C-1");
+  const absl::Time before = absl::Now();
+  absl::StatusOr<v1::SubmitResponse> response = acceptor_->Submit(kCustoms, Request("req-1", submitted));
+  const absl::Time after = absl::Now();
+  ASSERT_TRUE(response.ok()) << response.status();
+
+  const v1::Envelope envelope = OnlyEnvelope();
+  v1::EnvelopeHeader header;
+  ASSERT_TRUE(header.ParseFromString(envelope.header()));
+  EXPECT_EQ(header.record_id(), response->record_id());
+  EXPECT_EQ(header.origin(), v1::JURISDICTION_KZ);
+  EXPECT_EQ(header.destination(), v1::JURISDICTION_UZ);
+  EXPECT_EQ(header.record_type(), v1::RECORD_TYPE_CARGO);
+  EXPECT_EQ(header.payload_digest(), Sha256Of(envelope.payload()));
+  EXPECT_EQ(header.payload_digest().size(), 32u);
+  const absl::Time accepted = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(header.accepted_time()));
+  EXPECT_GE(accepted, before);
+  EXPECT_LE(accepted, after);
+
+  v1::Record payload;
+  ASSERT_TRUE(payload.ParseFromString(envelope.payload()));
+  EXPECT_TRUE(MessageDifferencer::Equals(payload, submitted)) << payload.DebugString();
+}
+
+TEST_F(RecordAcceptorTest, UzGatewayAddressesEnvelopesToKz) {
+  RecordAcceptor uz(v1::JURISDICTION_UZ, store_.get(), &authorizer_, &outbox_);
+  absl::StatusOr<v1::SubmitResponse> response = uz.Submit(kRegistry, Request("req-1", EnterpriseRecord()));
+  ASSERT_TRUE(response.ok()) << response.status();
+  v1::EnvelopeHeader header;
+  ASSERT_TRUE(header.ParseFromString(OnlyEnvelope().header()));
+  EXPECT_EQ(header.origin(), v1::JURISDICTION_UZ);
+  EXPECT_EQ(header.destination(), v1::JURISDICTION_KZ);
+  EXPECT_EQ(header.record_type(), v1::RECORD_TYPE_ENTERPRISE);
+}
+
+TEST_F(RecordAcceptorTest, ReplayReturnsTheSameRecordId) {
+  const v1::SubmitRequest request = Request("req-1", CargoRecord("C-1"));
+  absl::StatusOr<v1::SubmitResponse> first = acceptor_->Submit(kRegistry, request);
+  absl::StatusOr<v1::SubmitResponse> second = acceptor_->Submit(kRegistry, request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->record_id(), first->record_id());
+  EXPECT_EQ(second->state(), v1::DELIVERY_STATE_QUEUED);
+  EXPECT_EQ(second->request_id(), "req-1");
+  EXPECT_EQ(Pending(), 1);
+  EXPECT_EQ(outbox_.high_water(), 1);  // Nothing new to forward.
+}
+
+TEST_F(RecordAcceptorTest, SameRequestIdWithAnotherRecordIsAlreadyExists) {
+  absl::StatusOr<v1::SubmitResponse> first = acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1")));
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<v1::SubmitResponse> second = acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-2")));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists) << second.status();
+  EXPECT_TRUE(absl::StrContains(second.status().message(), first->record_id())) << second.status();
+  EXPECT_EQ(Pending(), 1);
+  EXPECT_EQ(outbox_.high_water(), 1);
+}
+
+TEST_F(RecordAcceptorTest, SameRequestIdFromAnotherIdentityIsAnotherRecord) {
+  absl::StatusOr<v1::SubmitResponse> first = acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1")));
+  absl::StatusOr<v1::SubmitResponse> second = acceptor_->Submit(kCustoms, Request("req-1", CargoRecord("C-1")));
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(first->record_id(), second->record_id());
+  EXPECT_EQ(Pending(), 2);
+  EXPECT_EQ(outbox_.high_water(), 2);
+}
+
+TEST_F(RecordAcceptorTest, SubmitWithoutRoleForTheTypeIsDeniedAndStoresNothing) {
+  absl::StatusOr<v1::SubmitResponse> response = acceptor_->Submit(kCustoms, Request("req-1", EnterpriseRecord()));
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kPermissionDenied) << response.status();
+  EXPECT_EQ(Pending(), 0);
+  EXPECT_EQ(outbox_.high_water(), 0);
+}
+
+TEST_F(RecordAcceptorTest, SubmitFromIdentitiesWithoutSubmitRoleIsDenied) {
+  for (const char* identity : {kReader, kAuditor, kStranger}) {
+    absl::StatusOr<v1::SubmitResponse> response = acceptor_->Submit(identity, Request("req-1", CargoRecord("C-1")));
+    ASSERT_FALSE(response.ok()) << identity;
+    EXPECT_EQ(response.status().code(), absl::StatusCode::kPermissionDenied) << identity << ": " << response.status();
+  }
+  EXPECT_EQ(Pending(), 0);
+}
+
+TEST_F(RecordAcceptorTest, UnauthorizedInvalidRequestIsDeniedNotValidated) {
+  // An identity without the submit role learns nothing about the rules.
+  v1::SubmitRequest request;
+  request.mutable_record();
+  absl::StatusOr<v1::SubmitResponse> response = acceptor_->Submit(kReader, request);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kPermissionDenied) << response.status();
+}
+
+TEST_F(RecordAcceptorTest, InvalidRequestNamesEveryViolationAndStoresNothing) {
+  v1::SubmitRequest request;  // No request_id, and a record with no kind.
+  request.mutable_record();
+  absl::StatusOr<v1::SubmitResponse> response = acceptor_->Submit(kRegistry, request);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument) << response.status();
+  EXPECT_EQ(ViolationFields(response.status()), (std::vector<std::string>{"request_id", "record.kind"}))
+      << response.status();
+  EXPECT_TRUE(absl::StrContains(response.status().message(), "request_id")) << response.status();
+  EXPECT_TRUE(absl::StrContains(response.status().message(), "record.kind")) << response.status();
+  EXPECT_EQ(Pending(), 0);
+  EXPECT_EQ(outbox_.high_water(), 0);
+}
+
+TEST_F(RecordAcceptorTest, MissingRecordIsInvalid) {
+  v1::SubmitRequest request;
+  request.set_request_id("req-1");
+  absl::StatusOr<v1::SubmitResponse> response = acceptor_->Submit(kRegistry, request);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument) << response.status();
+  EXPECT_EQ(ViolationFields(response.status()), std::vector<std::string>{"record"}) << response.status();
+  EXPECT_EQ(Pending(), 0);
+}
+
+TEST_F(RecordAcceptorTest, BadRequestIdsAreInvalid) {
+  for (const std::string& bad : {std::string(129, 'a'), std::string("with space"), std::string("tab\there")}) {
+    absl::StatusOr<v1::SubmitResponse> response = acceptor_->Submit(kRegistry, Request(bad, CargoRecord("C-1")));
+    ASSERT_FALSE(response.ok()) << bad;
+    EXPECT_EQ(response.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(ViolationFields(response.status()), std::vector<std::string>{"request_id"}) << response.status();
+  }
+  EXPECT_EQ(Pending(), 0);
+  EXPECT_TRUE(acceptor_->Submit(kRegistry, Request(std::string(128, 'a'), CargoRecord("C-1"))).ok());
+}
+
+TEST_F(RecordAcceptorTest, GetStatusOfOwnRecord) {
+  absl::StatusOr<v1::SubmitResponse> submitted = acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1")));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  absl::StatusOr<v1::RecordStatus> status = acceptor_->GetStatus(kRegistry, submitted->record_id());
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->record_id(), submitted->record_id());
+  EXPECT_EQ(status->state(), v1::DELIVERY_STATE_QUEUED);
+  EXPECT_EQ(status->record_type(), v1::RECORD_TYPE_CARGO);
+  EXPECT_EQ(status->reason(), "");
+  EXPECT_FALSE(status->has_receipt());
+  EXPECT_FALSE(status->has_delivered_time());
+  // The accepted time is the envelope header's.
+  v1::EnvelopeHeader header;
+  ASSERT_TRUE(header.ParseFromString(OnlyEnvelope().header()));
+  EXPECT_EQ(TimeUtil::TimestampToNanoseconds(status->accepted_time()),
+            TimeUtil::TimestampToNanoseconds(header.accepted_time()));
+}
+
+TEST_F(RecordAcceptorTest, GetStatusAfterDeliveryCarriesTheReceipt) {
+  absl::StatusOr<v1::SubmitResponse> submitted = acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1")));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  v1::ReceiptHeader receipt_header;
+  receipt_header.set_record_id(submitted->record_id());
+  receipt_header.set_verdict(v1::RECEIPT_VERDICT_ACCEPTED);
+  v1::Receipt receipt;
+  receipt.set_header(receipt_header.SerializeAsString());
+  const absl::Time delivered = absl::FromUnixSeconds(1800000000);
+  ASSERT_TRUE(store_
+                  ->RecordOutcome(submitted->record_id(), v1::DELIVERY_STATE_DELIVERED, "", receipt.SerializeAsString(),
+                                  delivered)
+                  .ok());
+  absl::StatusOr<v1::RecordStatus> status = acceptor_->GetStatus(kRegistry, submitted->record_id());
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state(), v1::DELIVERY_STATE_DELIVERED);
+  EXPECT_TRUE(MessageDifferencer::Equals(status->receipt(), receipt));
+  ASSERT_TRUE(status->has_delivered_time());
+  EXPECT_EQ(status->delivered_time().seconds(), 1800000000);
+}
+
+TEST_F(RecordAcceptorTest, GetStatusOfRejectedRecordCarriesTheReason) {
+  absl::StatusOr<v1::SubmitResponse> submitted = acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1")));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  ASSERT_TRUE(
+      store_->RecordOutcome(submitted->record_id(), v1::DELIVERY_STATE_REJECTED, "HS chapter 93", "", absl::Now())
+          .ok());
+  absl::StatusOr<v1::RecordStatus> status = acceptor_->GetStatus(kRegistry, submitted->record_id());
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state(), v1::DELIVERY_STATE_REJECTED);
+  EXPECT_EQ(status->reason(), "HS chapter 93");
+}
+
+TEST_F(RecordAcceptorTest, GetStatusOfAnotherIdentitysRecordIsNotFound) {
+  absl::StatusOr<v1::SubmitResponse> submitted = acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1")));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  for (const char* identity : {kCustoms, kReader, kStranger}) {
+    absl::StatusOr<v1::RecordStatus> status = acceptor_->GetStatus(identity, submitted->record_id());
+    ASSERT_FALSE(status.ok()) << identity;
+    EXPECT_EQ(status.status().code(), absl::StatusCode::kNotFound) << identity << ": " << status.status();
+  }
+}
+
+TEST_F(RecordAcceptorTest, GetStatusWithStatusRoleForTheType) {
+  absl::StatusOr<v1::SubmitResponse> cargo = acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1")));
+  absl::StatusOr<v1::SubmitResponse> enterprise = acceptor_->Submit(kRegistry, Request("req-2", EnterpriseRecord()));
+  ASSERT_TRUE(cargo.ok()) << cargo.status();
+  ASSERT_TRUE(enterprise.ok()) << enterprise.status();
+
+  absl::StatusOr<v1::RecordStatus> status = acceptor_->GetStatus(kAuditor, cargo->record_id());
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->record_id(), cargo->record_id());
+  EXPECT_EQ(status->state(), v1::DELIVERY_STATE_QUEUED);
+
+  // The auditor's status role covers cargo only.
+  EXPECT_EQ(acceptor_->GetStatus(kAuditor, enterprise->record_id()).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RecordAcceptorTest, GetStatusOfMalformedRecordIdIsInvalid) {
+  absl::StatusOr<v1::SubmitResponse> submitted = acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1")));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  std::string upper = submitted->record_id();
+  for (char& c : upper) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  for (const std::string& bad :
+       {std::string(""), std::string("not-a-uuid"), std::string("f47ac10b-58cc-4372-a567-0e02b2c3d479"), upper}) {
+    absl::StatusOr<v1::RecordStatus> status = acceptor_->GetStatus(kRegistry, bad);
+    ASSERT_FALSE(status.ok()) << bad;
+    EXPECT_EQ(status.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(ViolationFields(status.status()), std::vector<std::string>{"record_id"}) << status.status();
+  }
+}
+
+TEST_F(RecordAcceptorTest, GetStatusOfUnknownRecordIsNotFound) {
+  const std::string unknown = NewUuidV7(absl::Now());
+  for (const char* identity : {kRegistry, kAuditor}) {
+    absl::StatusOr<v1::RecordStatus> status = acceptor_->GetStatus(identity, unknown);
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.status().code(), absl::StatusCode::kNotFound) << status.status();
+  }
+}
+
+}  // namespace
+}  // namespace iicc::ministry

@@ -1,0 +1,590 @@
+#include "gateway/store/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "tests/testing/test_env.h"
+
+namespace iicc::store {
+namespace {
+
+using ::iicc::testing::TempDir;
+
+// Runs `sql` on the file at `path` with the SQLite C API, returning the
+// first column of the first row as text ("" when there is none).
+std::string QueryText(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK) << path;
+  std::string result;
+  sqlite3_stmt* stmt = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+    const unsigned char* text = sqlite3_column_text(stmt, 0);
+    if (text != nullptr) result = reinterpret_cast<const char*>(text);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return result;
+}
+
+void ExecSql(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+const absl::Time kAccepted = absl::FromUnixNanos(1795000000123456789);
+
+// A digest-like value: 32 bytes, including NULs, different per `seed`.
+std::string Digest(int seed) {
+  std::string digest(32, '\0');
+  for (int i = 0; i < 32; i += 3) digest[i] = static_cast<char>(seed * 31 + i);
+  return digest;
+}
+
+// Envelope-like bytes: binary, with NULs.
+std::string EnvelopeBytes(absl::string_view tag) { return absl::StrCat(std::string("\0\x01\xff", 3), tag); }
+
+OutboundRecord Outbound(const std::string& record_id, const std::string& submitter, const std::string& request_id,
+                        int digest_seed, v1::RecordType type = v1::RECORD_TYPE_CARGO) {
+  OutboundRecord record;
+  record.record_id = record_id;
+  record.record_type = type;
+  record.submitter = submitter;
+  record.request_id = request_id;
+  record.request_digest = Digest(digest_seed);
+  record.envelope = EnvelopeBytes(record_id);
+  record.accepted_time = kAccepted;
+  return record;
+}
+
+InboundCommit Inbound(const std::string& record_id, v1::RecordType type, int digest_seed, bool accepted = true) {
+  InboundCommit commit;
+  commit.record_id = record_id;
+  commit.origin = v1::JURISDICTION_UZ;
+  commit.record_type = type;
+  commit.payload_digest = Digest(digest_seed);
+  if (accepted) commit.record = absl::StrCat(std::string("\x0a\0", 2), "record ", record_id);
+  commit.accepted = accepted;
+  commit.receipt = absl::StrCat(std::string("\x0a\0", 2), "receipt ", record_id, accepted ? " ok" : " rejected");
+  commit.received_time = kAccepted + absl::Seconds(digest_seed);
+  return commit;
+}
+
+constexpr char kSubmitter[] = "spiffe://kz.iicc/ministry/registry";
+constexpr char kOtherSubmitter[] = "spiffe://kz.iicc/ministry/customs";
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+  }
+
+  int64_t Pending() {
+    absl::StatusOr<int64_t> count = store_->CountPending();
+    EXPECT_TRUE(count.ok()) << count.status();
+    return count.value_or(-1);
+  }
+
+  std::vector<PendingEnvelope> ListPending(int64_t after, int limit) {
+    absl::StatusOr<std::vector<PendingEnvelope>> pending = store_->ListPending(after, limit);
+    EXPECT_TRUE(pending.ok()) << pending.status();
+    return pending.ok() ? *pending : std::vector<PendingEnvelope>{};
+  }
+
+  std::vector<InboxEntry> ListInbox(int64_t after, const std::vector<v1::RecordType>& types, int limit) {
+    absl::StatusOr<std::vector<InboxEntry>> entries = store_->ListInbox(after, types, limit);
+    EXPECT_TRUE(entries.ok()) << entries.status();
+    return entries.ok() ? *entries : std::vector<InboxEntry>{};
+  }
+
+  static std::vector<int64_t> Sequences(const std::vector<InboxEntry>& entries) {
+    std::vector<int64_t> sequences;
+    for (const InboxEntry& entry : entries) sequences.push_back(entry.sequence);
+    return sequences;
+  }
+
+  static std::vector<std::string> RecordIds(const std::vector<PendingEnvelope>& pending) {
+    std::vector<std::string> ids;
+    for (const PendingEnvelope& envelope : pending) ids.push_back(envelope.record_id);
+    return ids;
+  }
+
+  // Commits one accepted record per type in `types`, ids "in-1", "in-2", ...
+  void SeedInbox(const std::vector<v1::RecordType>& types) {
+    for (size_t i = 0; i < types.size(); ++i) {
+      absl::StatusOr<InboundOutcome> outcome =
+          store_->CommitInbound(Inbound(absl::StrCat("in-", i + 1), types[i], static_cast<int>(i + 1)));
+      ASSERT_TRUE(outcome.ok()) << outcome.status();
+      ASSERT_EQ(outcome->kind, InboundOutcome::Kind::kCommitted);
+      ASSERT_EQ(outcome->sequence, static_cast<int64_t>(i + 1));
+    }
+  }
+
+  TempDir dir_;
+  const std::string path_ = dir_.File("gateway.db");
+  std::unique_ptr<SqliteStore> store_;
+};
+
+// ---------------------------------------------------------------------------
+// Opening.
+
+TEST(SqliteStoreOpenTest, CreatesTheFileAtTheCurrentSchemaVersion) {
+  TempDir dir;
+  const std::string path = dir.File("new.db");
+  ASSERT_FALSE(std::filesystem::exists(path));
+  {
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    EXPECT_EQ((*store)->schema_version(), kSchemaVersion);
+    EXPECT_TRUE(std::filesystem::exists(path));
+  }
+  EXPECT_EQ(QueryText(path, "PRAGMA user_version"), absl::StrCat(kSchemaVersion));
+}
+
+TEST(SqliteStoreOpenTest, UsesTheWalJournal) {
+  TempDir dir;
+  const std::string path = dir.File("wal.db");
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  // WAL is a property of the file: another connection sees it.
+  EXPECT_EQ(QueryText(path, "PRAGMA journal_mode"), "wal");
+}
+
+TEST(SqliteStoreOpenTest, ReopenKeepsData) {
+  TempDir dir;
+  const std::string path = dir.File("reopen.db");
+  {
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->AcceptOutbound(Outbound("out-1", kSubmitter, "req-1", 1)).ok());
+    ASSERT_TRUE((*store)->CommitInbound(Inbound("in-1", v1::RECORD_TYPE_CARGO, 1)).ok());
+  }
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->schema_version(), kSchemaVersion);
+  absl::StatusOr<OutboundStatus> status = (*store)->GetOutboundStatus("out-1");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->submitter, kSubmitter);
+  EXPECT_EQ(status->state, v1::DELIVERY_STATE_QUEUED);
+  absl::StatusOr<int64_t> pending = (*store)->CountPending();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(*pending, 1);
+  absl::StatusOr<int64_t> high_water = (*store)->InboxHighWater();
+  ASSERT_TRUE(high_water.ok());
+  EXPECT_EQ(*high_water, 1);
+  // The idempotency key survived too.
+  absl::StatusOr<AcceptOutcome> replay = (*store)->AcceptOutbound(Outbound("out-2", kSubmitter, "req-1", 1));
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->kind, AcceptOutcome::Kind::kReplay);
+  EXPECT_EQ(replay->record_id, "out-1");
+}
+
+TEST(SqliteStoreOpenTest, RefusesAFileFromANewerVersion) {
+  TempDir dir;
+  const std::string path = dir.File("newer.db");
+  ExecSql(path, absl::StrCat("PRAGMA user_version = ", kSchemaVersion + 1));
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
+  // The file is left as it was.
+  EXPECT_EQ(QueryText(path, "PRAGMA user_version"), absl::StrCat(kSchemaVersion + 1));
+}
+
+TEST(SqliteStoreOpenTest, RefusesAFileThatIsNotADatabase) {
+  TempDir dir;
+  const std::string path = dir.File("garbage.db");
+  {
+    FILE* file = fopen(path.c_str(), "wb");
+    ASSERT_NE(file, nullptr);
+    const std::string garbage(4096, 'x');
+    fwrite(garbage.data(), 1, garbage.size(), file);
+    fclose(file);
+  }
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  EXPECT_FALSE(store.ok());
+}
+
+TEST(SqliteStoreOpenTest, FailsInAMissingDirectory) {
+  TempDir dir;
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(dir.File("no/such/dir/gateway.db"));
+  EXPECT_FALSE(store.ok());
+}
+
+// ---------------------------------------------------------------------------
+// Outbox.
+
+TEST_F(SqliteStoreTest, AcceptOutboundStoresTheRecord) {
+  absl::StatusOr<AcceptOutcome> outcome =
+      store_->AcceptOutbound(Outbound("out-1", kSubmitter, "req-1", 1, v1::RECORD_TYPE_INVESTMENT));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, AcceptOutcome::Kind::kAccepted);
+  EXPECT_EQ(outcome->record_id, "out-1");
+  EXPECT_EQ(Pending(), 1);
+
+  absl::StatusOr<OutboundStatus> status = store_->GetOutboundStatus("out-1");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->record_id, "out-1");
+  EXPECT_EQ(status->record_type, v1::RECORD_TYPE_INVESTMENT);
+  EXPECT_EQ(status->submitter, kSubmitter);
+  EXPECT_EQ(status->state, v1::DELIVERY_STATE_QUEUED);
+  EXPECT_EQ(status->reason, "");
+  EXPECT_EQ(status->receipt, "");
+  EXPECT_EQ(status->accepted_time, kAccepted);
+  EXPECT_FALSE(status->delivered_time.has_value());
+
+  const std::vector<PendingEnvelope> pending = ListPending(0, 10);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].record_id, "out-1");
+  EXPECT_EQ(pending[0].envelope, EnvelopeBytes("out-1"));  // Binary-safe.
+  EXPECT_GT(pending[0].outbox_sequence, 0);
+}
+
+TEST_F(SqliteStoreTest, ReplayReturnsTheFirstRecordAndStoresNothing) {
+  ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-1", kSubmitter, "req-1", 1)).ok());
+  absl::StatusOr<AcceptOutcome> replay = store_->AcceptOutbound(Outbound("out-2", kSubmitter, "req-1", 1));
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->kind, AcceptOutcome::Kind::kReplay);
+  EXPECT_EQ(replay->record_id, "out-1");
+  EXPECT_EQ(Pending(), 1);
+  EXPECT_EQ(RecordIds(ListPending(0, 10)), std::vector<std::string>{"out-1"});
+  EXPECT_EQ(store_->GetOutboundStatus("out-2").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, ConflictReturnsTheFirstRecordAndStoresNothing) {
+  ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-1", kSubmitter, "req-1", 1)).ok());
+  absl::StatusOr<AcceptOutcome> conflict = store_->AcceptOutbound(Outbound("out-2", kSubmitter, "req-1", 2));
+  ASSERT_TRUE(conflict.ok()) << conflict.status();
+  EXPECT_EQ(conflict->kind, AcceptOutcome::Kind::kConflict);
+  EXPECT_EQ(conflict->record_id, "out-1");
+  EXPECT_EQ(Pending(), 1);
+  EXPECT_EQ(store_->GetOutboundStatus("out-2").status().code(), absl::StatusCode::kNotFound);
+  // The key still belongs to the first record.
+  absl::StatusOr<AcceptOutcome> replay = store_->AcceptOutbound(Outbound("out-3", kSubmitter, "req-1", 1));
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->kind, AcceptOutcome::Kind::kReplay);
+  EXPECT_EQ(replay->record_id, "out-1");
+}
+
+TEST_F(SqliteStoreTest, DigestsDifferingAfterANulByteConflict) {
+  // Digests are bytes: a difference after a NUL byte is a difference.
+  OutboundRecord first = Outbound("out-1", kSubmitter, "req-1", 1);
+  first.request_digest = std::string("\0\0\0a", 4);
+  OutboundRecord second = Outbound("out-2", kSubmitter, "req-1", 1);
+  second.request_digest = std::string("\0\0\0b", 4);
+  ASSERT_TRUE(store_->AcceptOutbound(first).ok());
+  absl::StatusOr<AcceptOutcome> outcome = store_->AcceptOutbound(second);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, AcceptOutcome::Kind::kConflict);
+}
+
+TEST_F(SqliteStoreTest, IdempotencyIsPerSubmitter) {
+  absl::StatusOr<AcceptOutcome> first = store_->AcceptOutbound(Outbound("out-1", kSubmitter, "req-1", 1));
+  absl::StatusOr<AcceptOutcome> second = store_->AcceptOutbound(Outbound("out-2", kOtherSubmitter, "req-1", 1));
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(first->kind, AcceptOutcome::Kind::kAccepted);
+  EXPECT_EQ(second->kind, AcceptOutcome::Kind::kAccepted);
+  EXPECT_EQ(second->record_id, "out-2");
+  EXPECT_EQ(Pending(), 2);
+  absl::StatusOr<OutboundStatus> status = store_->GetOutboundStatus("out-2");
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->submitter, kOtherSubmitter);
+}
+
+TEST_F(SqliteStoreTest, GetOutboundStatusOfUnknownRecordIsNotFound) {
+  EXPECT_EQ(store_->GetOutboundStatus("01890a5d-ac96-774b-bcce-b302099a8057").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetOutboundStatus("").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, ListPendingIsInAcceptanceOrderAndHonoursAfterAndLimit) {
+  // Ids deliberately not in lexical order: the order is the acceptance order.
+  const std::vector<std::string> ids = {"out-c", "out-a", "out-e", "out-b", "out-d"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_TRUE(store_->AcceptOutbound(Outbound(ids[i], kSubmitter, absl::StrCat("req-", i), 1)).ok());
+  }
+  const std::vector<PendingEnvelope> all = ListPending(0, 100);
+  EXPECT_EQ(RecordIds(all), ids);
+  ASSERT_EQ(all.size(), ids.size());
+  for (size_t i = 1; i < all.size(); ++i) EXPECT_LT(all[i - 1].outbox_sequence, all[i].outbox_sequence);
+  for (const PendingEnvelope& envelope : all) EXPECT_EQ(envelope.envelope, EnvelopeBytes(envelope.record_id));
+
+  EXPECT_EQ(RecordIds(ListPending(0, 2)), (std::vector<std::string>{"out-c", "out-a"}));
+  EXPECT_EQ(RecordIds(ListPending(all[1].outbox_sequence, 2)), (std::vector<std::string>{"out-e", "out-b"}));
+  EXPECT_EQ(RecordIds(ListPending(all[3].outbox_sequence, 100)), (std::vector<std::string>{"out-d"}));
+  EXPECT_TRUE(ListPending(all[4].outbox_sequence, 100).empty());
+}
+
+TEST_F(SqliteStoreTest, RecordOutcomeDeliveredStoresTheReceipt) {
+  ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-1", kSubmitter, "req-1", 1)).ok());
+  ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-2", kSubmitter, "req-2", 2)).ok());
+  EXPECT_EQ(Pending(), 2);
+  const std::string receipt = std::string("\x0a\x00receipt-1", 11);
+  const absl::Time delivered = kAccepted + absl::Milliseconds(1500);
+  ASSERT_TRUE(store_->RecordOutcome("out-1", v1::DELIVERY_STATE_DELIVERED, "", receipt, delivered).ok());
+  EXPECT_EQ(Pending(), 1);
+  EXPECT_EQ(RecordIds(ListPending(0, 10)), std::vector<std::string>{"out-2"});
+
+  absl::StatusOr<OutboundStatus> status = store_->GetOutboundStatus("out-1");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state, v1::DELIVERY_STATE_DELIVERED);
+  EXPECT_EQ(status->reason, "");
+  EXPECT_EQ(status->receipt, receipt);
+  ASSERT_TRUE(status->delivered_time.has_value());
+  EXPECT_EQ(*status->delivered_time, delivered);
+  EXPECT_EQ(status->accepted_time, kAccepted);
+}
+
+TEST_F(SqliteStoreTest, RecordOutcomeRejectedStoresTheReason) {
+  ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-1", kSubmitter, "req-1", 1)).ok());
+  ASSERT_TRUE(store_->RecordOutcome("out-1", v1::DELIVERY_STATE_REJECTED, "invalid record", "rcpt", kAccepted).ok());
+  absl::StatusOr<OutboundStatus> status = store_->GetOutboundStatus("out-1");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state, v1::DELIVERY_STATE_REJECTED);
+  EXPECT_EQ(status->reason, "invalid record");
+  EXPECT_EQ(status->receipt, "rcpt");
+  EXPECT_EQ(Pending(), 0);
+}
+
+TEST_F(SqliteStoreTest, RecordOutcomeLeavesARecordNoLongerQueuedAsItIs) {
+  ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-1", kSubmitter, "req-1", 1)).ok());
+  const absl::Time first_time = kAccepted + absl::Seconds(1);
+  ASSERT_TRUE(store_->RecordOutcome("out-1", v1::DELIVERY_STATE_DELIVERED, "", "first", first_time).ok());
+  // A duplicate receipt after a resend.
+  EXPECT_TRUE(
+      store_->RecordOutcome("out-1", v1::DELIVERY_STATE_REJECTED, "late", "second", kAccepted + absl::Seconds(2)).ok());
+  absl::StatusOr<OutboundStatus> status = store_->GetOutboundStatus("out-1");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->state, v1::DELIVERY_STATE_DELIVERED);
+  EXPECT_EQ(status->reason, "");
+  EXPECT_EQ(status->receipt, "first");
+  ASSERT_TRUE(status->delivered_time.has_value());
+  EXPECT_EQ(*status->delivered_time, first_time);
+  EXPECT_EQ(Pending(), 0);
+}
+
+TEST_F(SqliteStoreTest, RecordOutcomeAcceptsEmptyStringViews) {
+  // An empty reason may come as a default-constructed string_view.
+  ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-1", kSubmitter, "req-1", 1)).ok());
+  const absl::Status status =
+      store_->RecordOutcome("out-1", v1::DELIVERY_STATE_DELIVERED, absl::string_view(), "receipt", kAccepted);
+  EXPECT_TRUE(status.ok()) << status;
+  absl::StatusOr<OutboundStatus> stored = store_->GetOutboundStatus("out-1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->state, v1::DELIVERY_STATE_DELIVERED);
+  EXPECT_EQ(stored->reason, "");
+}
+
+TEST_F(SqliteStoreTest, CountPendingFollowsAcceptsAndOutcomes) {
+  EXPECT_EQ(Pending(), 0);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store_->AcceptOutbound(Outbound(absl::StrCat("out-", i), kSubmitter, absl::StrCat("req-", i), i)).ok());
+  }
+  EXPECT_EQ(Pending(), 5);
+  ASSERT_TRUE(store_->RecordOutcome("out-0", v1::DELIVERY_STATE_DELIVERED, "", "r", kAccepted).ok());
+  ASSERT_TRUE(store_->RecordOutcome("out-3", v1::DELIVERY_STATE_REJECTED, "no", "r", kAccepted).ok());
+  EXPECT_EQ(Pending(), 3);
+  // An outcome for an unknown record changes nothing.
+  EXPECT_TRUE(store_->RecordOutcome("out-x", v1::DELIVERY_STATE_DELIVERED, "", "r", kAccepted).ok());
+  EXPECT_EQ(Pending(), 3);
+}
+
+TEST_F(SqliteStoreTest, ConcurrentAcceptsAreAllStoredWithUniqueSequences) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::vector<std::thread> threads;
+  std::vector<int> failures(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t, &failures] {
+      for (int i = 0; i < kPerThread; ++i) {
+        absl::StatusOr<AcceptOutcome> outcome = store_->AcceptOutbound(
+            Outbound(absl::StrCat("out-", t, "-", i), absl::StrCat(kSubmitter, "-", t), absl::StrCat("req-", i), i));
+        if (!outcome.ok() || outcome->kind != AcceptOutcome::Kind::kAccepted) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+
+  EXPECT_EQ(Pending(), kThreads * kPerThread);
+  const std::vector<PendingEnvelope> pending = ListPending(0, 10000);
+  ASSERT_EQ(pending.size(), static_cast<size_t>(kThreads * kPerThread));
+  std::set<int64_t> sequences;
+  std::set<std::string> ids;
+  for (const PendingEnvelope& envelope : pending) {
+    sequences.insert(envelope.outbox_sequence);
+    ids.insert(envelope.record_id);
+  }
+  EXPECT_EQ(sequences.size(), pending.size());
+  EXPECT_EQ(ids.size(), pending.size());
+  // Each thread's records are in its own submission order.
+  for (int t = 0; t < kThreads; ++t) {
+    int next = 0;
+    for (const PendingEnvelope& envelope : pending) {
+      if (envelope.record_id == absl::StrCat("out-", t, "-", next)) ++next;
+    }
+    EXPECT_EQ(next, kPerThread) << "thread " << t;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Inbox.
+
+TEST_F(SqliteStoreTest, InboxHighWaterIsZeroWhenEmpty) {
+  absl::StatusOr<int64_t> high_water = store_->InboxHighWater();
+  ASSERT_TRUE(high_water.ok()) << high_water.status();
+  EXPECT_EQ(*high_water, 0);
+  EXPECT_TRUE(ListInbox(0, {}, 100).empty());
+}
+
+TEST_F(SqliteStoreTest, CommitInboundAssignsGaplessSequences) {
+  for (int i = 1; i <= 3; ++i) {
+    const InboundCommit commit = Inbound(absl::StrCat("in-", i), v1::RECORD_TYPE_CARGO, i);
+    absl::StatusOr<InboundOutcome> outcome = store_->CommitInbound(commit);
+    ASSERT_TRUE(outcome.ok()) << outcome.status();
+    EXPECT_EQ(outcome->kind, InboundOutcome::Kind::kCommitted);
+    EXPECT_EQ(outcome->sequence, i);
+    EXPECT_EQ(outcome->receipt, commit.receipt);
+  }
+  absl::StatusOr<int64_t> high_water = store_->InboxHighWater();
+  ASSERT_TRUE(high_water.ok());
+  EXPECT_EQ(*high_water, 3);
+
+  const std::vector<InboxEntry> entries = ListInbox(0, {}, 100);
+  ASSERT_EQ(entries.size(), 3u);
+  for (int i = 1; i <= 3; ++i) {
+    const InboundCommit expected = Inbound(absl::StrCat("in-", i), v1::RECORD_TYPE_CARGO, i);
+    const InboxEntry& entry = entries[i - 1];
+    EXPECT_EQ(entry.sequence, i);
+    EXPECT_EQ(entry.record_id, expected.record_id);
+    EXPECT_EQ(entry.origin, v1::JURISDICTION_UZ);
+    EXPECT_EQ(entry.record_type, v1::RECORD_TYPE_CARGO);
+    EXPECT_EQ(entry.record, expected.record);  // Binary-safe.
+    EXPECT_EQ(entry.received_time, expected.received_time);
+  }
+}
+
+TEST_F(SqliteStoreTest, DuplicateReturnsTheOriginalReceipt) {
+  const InboundCommit first = Inbound("in-1", v1::RECORD_TYPE_ENTERPRISE, 7);
+  ASSERT_TRUE(store_->CommitInbound(first).ok());
+  InboundCommit again = first;
+  again.receipt = "a newer receipt";
+  again.received_time = first.received_time + absl::Minutes(5);
+  absl::StatusOr<InboundOutcome> outcome = store_->CommitInbound(again);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, InboundOutcome::Kind::kDuplicate);
+  EXPECT_EQ(outcome->receipt, first.receipt);
+  absl::StatusOr<int64_t> high_water = store_->InboxHighWater();
+  ASSERT_TRUE(high_water.ok());
+  EXPECT_EQ(*high_water, 1);
+  const std::vector<InboxEntry> entries = ListInbox(0, {}, 100);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].received_time, first.received_time);
+}
+
+TEST_F(SqliteStoreTest, ConflictLeavesTheStoredRecordUntouched) {
+  const InboundCommit first = Inbound("in-1", v1::RECORD_TYPE_CARGO, 1);
+  ASSERT_TRUE(store_->CommitInbound(first).ok());
+  InboundCommit other = Inbound("in-1", v1::RECORD_TYPE_INVESTMENT, 2);
+  other.record = "another record";
+  other.receipt = "another receipt";
+  absl::StatusOr<InboundOutcome> outcome = store_->CommitInbound(other);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, InboundOutcome::Kind::kConflict);
+
+  const std::vector<InboxEntry> entries = ListInbox(0, {}, 100);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].record_id, "in-1");
+  EXPECT_EQ(entries[0].record_type, v1::RECORD_TYPE_CARGO);
+  EXPECT_EQ(entries[0].record, first.record);
+  // The first receipt is still the one answered for the first payload.
+  absl::StatusOr<InboundOutcome> again = store_->CommitInbound(first);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->kind, InboundOutcome::Kind::kDuplicate);
+  EXPECT_EQ(again->receipt, first.receipt);
+}
+
+TEST_F(SqliteStoreTest, RejectedCommitKeepsTheReceiptButNoInboxRow) {
+  ASSERT_TRUE(store_->CommitInbound(Inbound("in-1", v1::RECORD_TYPE_CARGO, 1)).ok());
+  const InboundCommit rejected = Inbound("in-2", v1::RECORD_TYPE_CARGO, 2, /*accepted=*/false);
+  absl::StatusOr<InboundOutcome> outcome = store_->CommitInbound(rejected);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->kind, InboundOutcome::Kind::kCommitted);
+  EXPECT_EQ(outcome->receipt, rejected.receipt);
+  absl::StatusOr<int64_t> high_water = store_->InboxHighWater();
+  ASSERT_TRUE(high_water.ok());
+  EXPECT_EQ(*high_water, 1);
+  EXPECT_EQ(ListInbox(0, {}, 100).size(), 1u);
+
+  // The rejected record consumed no sequence.
+  absl::StatusOr<InboundOutcome> next = store_->CommitInbound(Inbound("in-3", v1::RECORD_TYPE_CARGO, 3));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->sequence, 2);
+  // Its receipt is answered again for a resend.
+  absl::StatusOr<InboundOutcome> resend = store_->CommitInbound(rejected);
+  ASSERT_TRUE(resend.ok());
+  EXPECT_EQ(resend->kind, InboundOutcome::Kind::kDuplicate);
+  EXPECT_EQ(resend->receipt, rejected.receipt);
+  EXPECT_EQ(Sequences(ListInbox(0, {}, 100)), (std::vector<int64_t>{1, 2}));
+}
+
+TEST_F(SqliteStoreTest, ListInboxHonoursAfterAndLimit) {
+  SeedInbox({v1::RECORD_TYPE_CARGO, v1::RECORD_TYPE_CARGO, v1::RECORD_TYPE_CARGO, v1::RECORD_TYPE_CARGO,
+             v1::RECORD_TYPE_CARGO});
+  EXPECT_EQ(Sequences(ListInbox(0, {}, 2)), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(Sequences(ListInbox(2, {}, 2)), (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(Sequences(ListInbox(4, {}, 2)), (std::vector<int64_t>{5}));
+  EXPECT_TRUE(ListInbox(5, {}, 2).empty());
+  EXPECT_EQ(Sequences(ListInbox(3, {}, 100)), (std::vector<int64_t>{4, 5}));
+}
+
+TEST_F(SqliteStoreTest, ListInboxFiltersByEachType) {
+  // 1 enterprise, 2 cargo, 3 investment, 4 cargo, 5 enterprise, 6 investment.
+  SeedInbox({v1::RECORD_TYPE_ENTERPRISE, v1::RECORD_TYPE_CARGO, v1::RECORD_TYPE_INVESTMENT, v1::RECORD_TYPE_CARGO,
+             v1::RECORD_TYPE_ENTERPRISE, v1::RECORD_TYPE_INVESTMENT});
+  EXPECT_EQ(Sequences(ListInbox(0, {v1::RECORD_TYPE_ENTERPRISE}, 100)), (std::vector<int64_t>{1, 5}));
+  EXPECT_EQ(Sequences(ListInbox(0, {v1::RECORD_TYPE_CARGO}, 100)), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(Sequences(ListInbox(0, {v1::RECORD_TYPE_INVESTMENT}, 100)), (std::vector<int64_t>{3, 6}));
+}
+
+TEST_F(SqliteStoreTest, ListInboxFiltersBySeveralTypes) {
+  SeedInbox({v1::RECORD_TYPE_ENTERPRISE, v1::RECORD_TYPE_CARGO, v1::RECORD_TYPE_INVESTMENT, v1::RECORD_TYPE_CARGO,
+             v1::RECORD_TYPE_ENTERPRISE, v1::RECORD_TYPE_INVESTMENT});
+  EXPECT_EQ(Sequences(ListInbox(0, {v1::RECORD_TYPE_ENTERPRISE, v1::RECORD_TYPE_INVESTMENT}, 100)),
+            (std::vector<int64_t>{1, 3, 5, 6}));
+  EXPECT_EQ(Sequences(ListInbox(0, {v1::RECORD_TYPE_CARGO, v1::RECORD_TYPE_ENTERPRISE}, 100)),
+            (std::vector<int64_t>{1, 2, 4, 5}));
+  // Naming every type is the same as naming none.
+  EXPECT_EQ(
+      Sequences(ListInbox(0, {v1::RECORD_TYPE_ENTERPRISE, v1::RECORD_TYPE_CARGO, v1::RECORD_TYPE_INVESTMENT}, 100)),
+      (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(Sequences(ListInbox(0, {}, 100)), (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST_F(SqliteStoreTest, ListInboxFiltersWithAfterAndLimit) {
+  SeedInbox({v1::RECORD_TYPE_CARGO, v1::RECORD_TYPE_ENTERPRISE, v1::RECORD_TYPE_CARGO, v1::RECORD_TYPE_ENTERPRISE,
+             v1::RECORD_TYPE_CARGO});
+  EXPECT_EQ(Sequences(ListInbox(1, {v1::RECORD_TYPE_CARGO}, 1)), (std::vector<int64_t>{3}));
+  EXPECT_EQ(Sequences(ListInbox(3, {v1::RECORD_TYPE_CARGO}, 10)), (std::vector<int64_t>{5}));
+  EXPECT_TRUE(ListInbox(5, {v1::RECORD_TYPE_CARGO}, 10).empty());
+}
+
+}  // namespace
+}  // namespace iicc::store
