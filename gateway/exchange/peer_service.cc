@@ -32,6 +32,13 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverRequest, 
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the link broke while answering"));
       return;
     }
+    if (response_.has_refusal()) {
+      // Judge nothing after a refused envelope on this stream: the sender
+      // resends from it, and storing what follows first would break the
+      // link's order.
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot store now; resend from the refused envelope"));
+      return;
+    }
     StartRead(&request_);
   }
 
