@@ -28,6 +28,10 @@ namespace {
 // Workers for blocking store calls; commits serialize on the store anyway.
 constexpr int kWorkerThreads = 4;
 
+// Room for an envelope's header and proof (certificate chain included)
+// beyond the record it carries.
+constexpr int kEnvelopeOverheadBytes = 64 * 1024;
+
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
@@ -65,10 +69,14 @@ struct Gateway::State {
         peer_service(config.peer().peer_spiffe_id(), &receiver, &workers) {}
 };
 
-absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const v1::GatewayConfig& config) {
+absl::Status Gateway::Check(const v1::GatewayConfig& config) {
   IICC_RETURN_IF_ERROR(security::CheckTlsFiles(config.ministry_face().tls(), "ministry_face.tls",
                                                /*chains_to_ca=*/true));
-  IICC_RETURN_IF_ERROR(security::CheckTlsFiles(config.peer().tls(), "peer.tls", /*chains_to_ca=*/false));
+  return security::CheckTlsFiles(config.peer().tls(), "peer.tls", /*chains_to_ca=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const v1::GatewayConfig& config) {
+  IICC_RETURN_IF_ERROR(Check(config));
   IICC_RETURN_IF_ERROR(CreateDirectories(config.data_dir()));
   IICC_ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,
                         store::SqliteStore::Open(JoinPath(config.data_dir(), config.store().file_name())));
@@ -86,14 +94,14 @@ absl::Status Gateway::Start() {
   grpc::EnableDefaultHealthCheckService(true);
 
   auto build = [&](const std::string& address, const v1::TlsConfig& tls,
-                   std::shared_ptr<grpc::experimental::CertificateVerifier> verifier,
-                   grpc::Service* service) -> absl::StatusOr<std::unique_ptr<grpc::Server>> {
+                   std::shared_ptr<grpc::experimental::CertificateVerifier> verifier, grpc::Service* service,
+                   int max_message_bytes) -> absl::StatusOr<std::unique_ptr<grpc::Server>> {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(address, security::MakeServerCredentials(tls, std::move(verifier)));
     // Two gateways on one port would split the traffic silently.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-    builder.SetMaxReceiveMessageSize(static_cast<int>(config.limits().max_message_bytes()));
+    builder.SetMaxReceiveMessageSize(max_message_bytes);
     builder.RegisterService(service);
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (server == nullptr) {
@@ -102,11 +110,15 @@ absl::Status Gateway::Start() {
     return server;
   };
 
-  IICC_ASSIGN_OR_RETURN(s.ministry_server, build(config.ministry_face().listen_address(), config.ministry_face().tls(),
-                                                 security::MakeSpiffeVerifier(std::nullopt), &s.ministry_service));
-  IICC_ASSIGN_OR_RETURN(s.peer_server,
-                        build(config.peer().listen_address(), config.peer().tls(),
-                              security::MakeSpiffeVerifier(config.peer().peer_spiffe_id()), &s.peer_service));
+  const int max_message_bytes = static_cast<int>(config.limits().max_message_bytes());
+  IICC_ASSIGN_OR_RETURN(s.ministry_server,
+                        build(config.ministry_face().listen_address(), config.ministry_face().tls(),
+                              security::MakeSpiffeVerifier(std::nullopt), &s.ministry_service, max_message_bytes));
+  // An envelope is a record accepted under that limit plus its header and
+  // proof: the peer face must never refuse what the ministry face accepted.
+  IICC_ASSIGN_OR_RETURN(s.peer_server, build(config.peer().listen_address(), config.peer().tls(),
+                                             security::MakeSpiffeVerifier(config.peer().peer_spiffe_id()),
+                                             &s.peer_service, max_message_bytes + kEnvelopeOverheadBytes));
 
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
@@ -128,6 +140,7 @@ absl::Status Gateway::Start() {
   options.window = static_cast<int>(config.peer().window());
   options.initial_backoff = FromProto(config.peer().initial_backoff());
   options.max_backoff = FromProto(config.peer().max_backoff());
+  options.peer_name = config.peer().peer_address();
   s.forwarder = std::make_unique<exchange::Forwarder>(options, s.store.get(), std::move(channel), &s.outbox);
   s.forwarder->Start();
 

@@ -16,8 +16,12 @@ namespace iicc::server {
 // Not thread-safe: one thread drives the lifecycle.
 class Gateway {
  public:
-  // Checks the certificates, creates the data directory, opens and migrates
-  // the store. REQUIRES: `config` passed config::LoadGatewayConfig.
+  // Checks what can be checked without touching anything: the certificates
+  // and keys. REQUIRES: `config` passed config::LoadGatewayConfig.
+  static absl::Status Check(const v1::GatewayConfig& config);
+
+  // Check(), then creates the data directory and opens and migrates the
+  // store. REQUIRES: `config` passed config::LoadGatewayConfig.
   static absl::StatusOr<std::unique_ptr<Gateway>> Create(const v1::GatewayConfig& config);
 
   ~Gateway();

@@ -5,7 +5,7 @@
 //
 // Exit codes: 0 after a clean shutdown (SIGTERM, SIGINT) or a valid
 // --check-config; 1 when the configuration is invalid or the gateway cannot
-// start; 2 for bad command-line usage.
+// start; 2 for bad command-line usage. --check-config writes nothing.
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::StatusOr<iicc::v1::GatewayConfig> config = iicc::config::LoadGatewayConfig(config_path);
@@ -62,14 +63,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "iicc-gateway: invalid configuration:\n%s\n", std::string(config.status().message()).c_str());
     return 1;
   }
+  if (check_only) {
+    if (absl::Status checked = iicc::server::Gateway::Check(*config); !checked.ok()) {
+      std::fprintf(stderr, "iicc-gateway: %s\n", std::string(checked.message()).c_str());
+      return 1;
+    }
+    std::printf("%s: configuration is valid\n", config_path.c_str());
+    return 0;
+  }
   absl::StatusOr<std::unique_ptr<iicc::server::Gateway>> gateway = iicc::server::Gateway::Create(*config);
   if (!gateway.ok()) {
     std::fprintf(stderr, "iicc-gateway: %s\n", std::string(gateway.status().message()).c_str());
     return 1;
-  }
-  if (check_only) {
-    std::printf("%s: configuration is valid\n", config_path.c_str());
-    return 0;
   }
   if (absl::Status started = (*gateway)->Start(); !started.ok()) {
     std::fprintf(stderr, "iicc-gateway: %s\n", std::string(started.message()).c_str());
@@ -77,7 +82,11 @@ int main(int argc, char** argv) {
   }
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  // SIGHUP will reload the policy once there is one; until then it must not
+  // end the process.
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    iicc::Log(iicc::LogLevel::kInfo, "gateway.sighup", {{"action", "nothing to reload yet"}});
+  }
   iicc::Log(iicc::LogLevel::kInfo, "gateway.stopping", {{"signal", strsignal(signal_number)}});
   (*gateway)->Shutdown(absl::Seconds(5));
   return 0;
