@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gateway/common/grpc_status.h"
+#include "gateway/common/log.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/exchange/peer_service.h"
 #include "google/protobuf/util/time_util.h"
@@ -43,18 +44,33 @@ void Forwarder::Stop() {
 void Forwarder::Run() {
   std::mt19937_64 rng(std::random_device{}());
   absl::Duration backoff = options_.initial_backoff;
+  bool reported_unreachable = false;  // Log a failing peer once, not every retry.
   while (true) {
     bool connected = false;
     absl::Duration retry_after = absl::ZeroDuration();
     const absl::Status status = RunSession(&connected, &retry_after);
     link_up_ = false;
-    if (connected) backoff = options_.initial_backoff;
+    if (connected) {
+      backoff = options_.initial_backoff;
+      reported_unreachable = false;
+      if (!absl::IsCancelled(status)) {
+        Log(LogLevel::kWarning, "peer.link_down",
+            {{"peer", options_.peer_name},
+             {"code", absl::StatusCodeToString(status.code())},
+             {"reason", status.message()}});
+      }
+    } else if (!reported_unreachable && !absl::IsCancelled(status)) {
+      reported_unreachable = true;
+      Log(LogLevel::kWarning, "peer.unreachable",
+          {{"peer", options_.peer_name},
+           {"code", absl::StatusCodeToString(status.code())},
+           {"reason", status.message()}});
+    }
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
     const absl::Duration delay = std::max(backoff * jitter(rng), retry_after);
     backoff = std::min(backoff * 2, options_.max_backoff);
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
-    (void)status;  // Logged by the ops work; the link state is exported now.
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay);
     if (stopping_) return;
   }
@@ -81,6 +97,7 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
   if (context.GetServerInitialMetadata().count(kReceiverMetadataKey) > 0) {
     *connected = true;
     link_up_ = true;
+    Log(LogLevel::kInfo, "peer.link_up", {{"peer", options_.peer_name}});
   }
 
   // The reader thread and outbox notifications reach the send loop through

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include <grpcpp/channel.h>
@@ -30,6 +31,8 @@ struct ForwarderOptions {
   // `max_backoff`, with +-50% jitter.
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(10);
+  // How the peer is named in log lines (its address).
+  std::string peer_name;
 };
 
 // Start() once, Stop() once (or let the destructor stop it). Thread-safe
