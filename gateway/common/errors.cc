@@ -9,6 +9,7 @@ namespace iicc {
 namespace {
 
 constexpr char kViolationsPayload[] = "type.googleapis.com/iicc.v1.Error";
+constexpr char kRecordIdPayload[] = "iicc.v1.record_id";
 
 }  // namespace
 
@@ -32,6 +33,17 @@ std::vector<v1::FieldViolation> ViolationsOf(const absl::Status& status) {
     violations.assign(error.violations().begin(), error.violations().end());
   }
   return violations;
+}
+
+absl::Status AlreadyExistsForRecord(const std::string& record_id, const std::string& message) {
+  absl::Status status = absl::AlreadyExistsError(message);
+  status.SetPayload(kRecordIdPayload, absl::Cord(record_id));
+  return status;
+}
+
+std::string RecordIdOf(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kRecordIdPayload);
+  return payload.has_value() ? std::string(*payload) : std::string();
 }
 
 v1::Error ToErrorProto(const absl::Status& status) {

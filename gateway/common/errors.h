@@ -3,6 +3,7 @@
 #ifndef IICC_GATEWAY_COMMON_ERRORS_H_
 #define IICC_GATEWAY_COMMON_ERRORS_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -11,13 +12,26 @@
 namespace iicc {
 
 // INVALID_ARGUMENT whose message lists every violation
-// ("invalid record: cargo.goods[2].hs6: must be 6 digits; ...") and whose
+// ("invalid request: record.cargo.goods[2].hs6: must be 6 digits; ...") and whose
 // payload carries them. REQUIRES: `violations` is not empty.
 absl::Status InvalidArgumentWithViolations(const std::vector<v1::FieldViolation>& violations);
 
 // The violations carried by a status made by InvalidArgumentWithViolations;
 // empty for any other status.
 std::vector<v1::FieldViolation> ViolationsOf(const absl::Status& status);
+
+// ALREADY_EXISTS with `message`, carrying the id of the record that holds
+// the request_id.
+absl::Status AlreadyExistsForRecord(const std::string& record_id, const std::string& message);
+
+// The record id carried by a status made by AlreadyExistsForRecord; empty
+// for any other status.
+std::string RecordIdOf(const absl::Status& status);
+
+// Trailing metadata key under which the ministry face returns a failed
+// unary call's iicc.v1.Error (serialized), so that clients get the
+// violations as data, as SubmitStream gives them in SubmitResponse.error.
+inline constexpr char kErrorTrailerKey[] = "iicc-error-bin";
 
 // `status` as an iicc.v1.Error: code name, message, violations.
 // REQUIRES: !status.ok().

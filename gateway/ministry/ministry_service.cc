@@ -32,9 +32,13 @@ grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, Threa
     reactor->Finish(kNoIdentity);
     return reactor;
   }
-  workers->Schedule([reactor, identity = *std::move(identity), response, work = std::move(work)] {
+  workers->Schedule([context, reactor, identity = *std::move(identity), response, work = std::move(work)] {
     absl::StatusOr<Response> result = work(identity);
-    if (result.ok()) *response = *std::move(result);
+    if (result.ok()) {
+      *response = *std::move(result);
+    } else {
+      context->AddTrailingMetadata(kErrorTrailerKey, ToErrorProto(result.status()).SerializeAsString());
+    }
     reactor->Finish(ToGrpcStatus(result.status()));
   });
   return reactor;
@@ -62,7 +66,8 @@ class SubmitStreamReactor final : public grpc::ServerBidiReactor<v1::SubmitReque
       } else {
         response_.Clear();
         response_.set_request_id(request_.request_id());
-        // ALREADY_EXISTS names the first record; the message carries it too.
+        // ALREADY_EXISTS names the first record.
+        response_.set_record_id(RecordIdOf(result.status()));
         *response_.mutable_error() = ToErrorProto(result.status());
       }
       StartWrite(&response_);

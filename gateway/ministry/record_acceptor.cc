@@ -66,8 +66,8 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   if (!outcome.ok()) return outcome.status();
   switch (outcome->kind) {
     case store::AcceptOutcome::Kind::kConflict:
-      return absl::AlreadyExistsError(
-          absl::StrCat("request_id was already used for record ", outcome->record_id, " with different content"));
+      return AlreadyExistsForRecord(outcome->record_id, absl::StrCat("request_id was already used for record ",
+                                                                     outcome->record_id, " with different content"));
     case store::AcceptOutcome::Kind::kAccepted:
       outbox_->Bump();
       break;
