@@ -1,6 +1,7 @@
 // The ministry face of one real gateway process: mutual TLS, roles,
 // idempotency, streams, durability across SIGKILL, configuration errors.
 // The peer is not running: records stay queued, which is all these tests need.
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <thread>
@@ -105,6 +106,25 @@ TEST_F(MinistryFaceTest, ResubmissionReturnsTheFirstAnswerAndAnotherRecordIsAlre
   EXPECT_NE(other.record_id(), first.record_id());
 }
 
+TEST_F(MinistryFaceTest, UnaryRefusalsCarryTheirViolationsAsData) {
+  auto stub = kz_.MinistryStub();
+  grpc::ClientContext context;
+  v1::SubmitResponse response;
+  const grpc::Status status = stub->Submit(&context, MakeSubmit("", v1::Record()), &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("request_id"));
+  EXPECT_THAT(status.error_message(), HasSubstr("record"));
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("iicc-error-bin");
+  ASSERT_NE(it, trailers.end());
+  v1::Error error;
+  ASSERT_TRUE(error.ParseFromString(std::string(it->second.data(), it->second.size())));
+  EXPECT_EQ(error.code(), "INVALID_ARGUMENT");
+  ASSERT_EQ(error.violations_size(), 2);
+  EXPECT_EQ(error.violations(0).field(), "request_id");
+  EXPECT_EQ(error.violations(1).field(), "record.kind");
+}
+
 TEST_F(MinistryFaceTest, StreamAnswersEveryRequestInOrderAndARefusalDoesNotEndIt) {
   auto stub = kz_.MinistryStub();
   grpc::ClientContext context;
@@ -140,6 +160,32 @@ TEST_F(MinistryFaceTest, StreamAnswersEveryRequestInOrderAndARefusalDoesNotEndIt
   EXPECT_EQ(responses[3].request_id(), "s-4");
   EXPECT_EQ(responses[3].state(), v1::DELIVERY_STATE_QUEUED);
   EXPECT_NE(responses[3].record_id(), responses[0].record_id());
+}
+
+TEST_F(MinistryFaceTest, StreamNamesTheFirstRecordOfAReusedRequestId) {
+  auto stub = kz_.MinistryStub();
+  const std::string first = SubmitOrFail(*stub, "reused", SampleRecord("cargo"));
+  grpc::ClientContext context;
+  auto stream = stub->SubmitStream(&context);
+  ASSERT_TRUE(stream->Write(MakeSubmit("reused", SampleRecord("investment"))));
+  stream->WritesDone();
+  v1::SubmitResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.error().code(), "ALREADY_EXISTS");
+  EXPECT_EQ(response.record_id(), first);
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(MinistryFaceTest, SighupLeavesItRunningAndSigtermStopsItCleanly) {
+  auto stub = kz_.MinistryStub();
+  const std::string id = SubmitOrFail(*stub, "before-signals", SampleRecord("cargo"));
+  kz_.Signal(SIGHUP);
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_TRUE(kz_.Running());
+  EXPECT_FALSE(SubmitOrFail(*stub, "after-sighup", SampleRecord("cargo")).empty());
+  EXPECT_EQ(kz_.Terminate(), 0) << kz_.log();
+  EXPECT_THAT(kz_.log(), HasSubstr("gateway.stopped"));
 }
 
 TEST_F(MinistryFaceTest, RefusesCallersWithoutAnAcceptableCertificate) {
@@ -267,6 +313,16 @@ TEST(GatewayConfigTest, ABadConfigurationListsEveryErrorAndExitsNonZero) {
   RunShell("printf 'jurisdiction: JURISDICTION_KZ\\nnot_a_field: 1\\n' > '" + config + "'");
   EXPECT_EQ(RunShell("'" + BinDir() + "/iicc-gateway' --config '" + config + "' --check-config 2>'" + log + "'"), 1);
   EXPECT_THAT(ReadFileOrEmpty(log), HasSubstr("line 2"));
+
+  // --check-config of a valid configuration succeeds and writes nothing.
+  TestPki pki(dir.File("pki"));
+  PairPorts ports;
+  GatewayProcess kz("kz", pki, dir.path(), ports);
+  kz.config().set_data_dir(dir.File("never-created"));
+  kz.WriteConfig();
+  EXPECT_EQ(RunShell("'" + BinDir() + "/iicc-gateway' --config '" + kz.config_path() + "' --check-config >/dev/null"),
+            0);
+  EXPECT_NE(RunShell("test -e '" + dir.File("never-created") + "'"), 0);
 
   // A missing file, and bad usage.
   EXPECT_EQ(RunShell("'" + BinDir() + "/iicc-gateway' --config /nonexistent.textproto 2>/dev/null"), 1);

@@ -58,14 +58,16 @@ GatewayProcess::~GatewayProcess() {
   if (pid_ > 0) Kill();
 }
 
-void GatewayProcess::Start(const std::vector<std::string>& env, bool with_faults) {
-  ASSERT_LT(pid_, 0) << "already running";
+void GatewayProcess::WriteConfig() const {
   std::string text;
   ASSERT_TRUE(google::protobuf::TextFormat::PrintToString(config_, &text));
-  {
-    std::ofstream out(config_path_, std::ios::trunc);
-    out << text;
-  }
+  std::ofstream out(config_path_, std::ios::trunc);
+  out << text;
+}
+
+void GatewayProcess::Start(const std::vector<std::string>& env, bool with_faults) {
+  ASSERT_LT(pid_, 0) << "already running";
+  WriteConfig();
   const std::string binary = BinDir() + (with_faults ? "/iicc-gateway-faults" : "/iicc-gateway");
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
@@ -104,6 +106,10 @@ void GatewayProcess::Kill() {
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pid_ = -1;
+}
+
+void GatewayProcess::Signal(int signal_number) {
+  if (pid_ > 0) kill(pid_, signal_number);
 }
 
 int GatewayProcess::WaitExit(absl::Duration timeout) {

@@ -42,6 +42,9 @@ class GatewayProcess {
   const std::string& config_path() const { return config_path_; }
   std::string db_path() const { return config_.data_dir() + "/gateway.db"; }
 
+  // Writes config() to config_path().
+  void WriteConfig() const;
+
   // Writes the configuration and starts the process (stderr appended to
   // log()), with `env` ("NAME=value") added to its environment. With
   // `with_faults`, runs the build with test-only crash points.
@@ -54,6 +57,8 @@ class GatewayProcess {
 
   // SIGKILL, then reaps the process.
   void Kill();
+  // Sends `signal_number` and returns at once.
+  void Signal(int signal_number);
   // SIGTERM; returns what WaitExit returns (and kills the process if it is
   // still running after `timeout`).
   int Terminate(absl::Duration timeout = absl::Seconds(15));
