@@ -73,10 +73,10 @@ for side in uz kz; do
 import json, sys
 for line in sys.stdin:
     r = json.loads(line)
-    kind = next(iter(r["record"]))
-    rec = r["record"][kind]
+    kind, rec = next(iter(r["record"].items()))
     what = rec.get("consignment_id") or rec.get("project_id") or rec.get("name")
-    print(f"  #{r[\"sequence\"]:>3}  from {r[\"origin\"][13:]}  {kind:<10}  {what}  (record {r[\"record_id\"]})")
+    origin = r["origin"].replace("JURISDICTION_", "")
+    print("  #%3s  from %s  %-10s  %s  (record %s)" % (r["sequence"], origin, kind, what, r["record_id"]))
 '
 done
 

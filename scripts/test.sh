@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: sets up, builds, lints the contract, and runs every test.
-# Usage: scripts/test.sh [ctest arguments, e.g. -R link_test]
+# Usage: scripts/test.sh [ctest arguments, e.g. -R LinkTest or -L unit]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

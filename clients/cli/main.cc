@@ -1,5 +1,5 @@
 // iicc-cli: a ministry system's command line to its IICC Exchange gateway.
-// See `iicc-cli --help` and docs/integration.md.
+// See `iicc-cli --help` and docs/contract.md.
 #include <cstdlib>
 #include <string>
 

@@ -132,6 +132,11 @@ std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
     if (peer.max_backoff().seconds() < 0 || peer.max_backoff().nanos() < 0) {
       errors.push_back("peer.max_backoff: must not be negative");
     }
+    const auto nanos = [](const google::protobuf::Duration& d) { return d.seconds() * 1'000'000'000 + d.nanos(); };
+    if (peer.has_initial_backoff() && peer.has_max_backoff() &&
+        nanos(peer.initial_backoff()) > nanos(peer.max_backoff())) {
+      errors.push_back("peer.initial_backoff: must not exceed peer.max_backoff");
+    }
   }
   if (config.has_ministry_face() && config.has_peer() && !config.ministry_face().listen_address().empty() &&
       config.ministry_face().listen_address() == config.peer().listen_address()) {

@@ -1,8 +1,8 @@
 // Validation of records before anything is stored, on both faces.
 //
-// Now: the structure (exactly one record kind). The identifier, code and
-// domain rules of DOMAIN.md arrive with the policy work behind this same
-// entry point.
+// Now: the structure (exactly one record kind). The domain rules (identifier
+// check digits, HS codes, units, masses) arrive with the policy work, behind
+// this same entry point.
 #ifndef IICC_GATEWAY_VALIDATION_RECORD_VALIDATOR_H_
 #define IICC_GATEWAY_VALIDATION_RECORD_VALIDATOR_H_
 
