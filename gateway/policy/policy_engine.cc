@@ -1,0 +1,610 @@
+#include "gateway/policy/policy_engine.h"
+
+#include <openssl/hmac.h>
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gateway/common/digest.h"
+#include "gateway/common/files.h"
+#include "gateway/common/records.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/text_format.h"
+
+namespace iicc::policy {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+namespace {
+
+enum class ActionKind { kKeep, kDrop, kPseudonymise, kMask, kRequire, kDenyIf };
+
+constexpr const char* kActionNames[] = {"keep", "drop", "pseudonymise", "mask", "require", "deny"};
+
+struct CompiledCondition {
+  const FieldDescriptor* field = nullptr;
+  std::vector<std::string> equals;
+  std::vector<std::string> starts_with;
+  int char_position = -1;
+  std::string char_one_of;
+};
+
+struct CompiledRule {
+  ActionKind kind = ActionKind::kKeep;
+  std::vector<CompiledCondition> when;
+  std::string key_id;
+  std::string key;
+  uint32_t keep_last = 0;
+  std::vector<std::string> equals;
+  std::vector<std::string> starts_with;
+  std::string path;  // Canonical, without indexes: "cargo.driver.full_name".
+  std::string reason;
+  int line = 0;
+};
+
+// One field of the transform tree: the rules that decide it, and the rules
+// deeper inside it.
+struct Node {
+  const FieldDescriptor* field = nullptr;
+  std::vector<CompiledRule> transforms;
+  std::vector<std::unique_ptr<Node>> children;
+
+  const Node* Find(const FieldDescriptor* f) const {
+    for (const auto& child : children) {
+      if (child->field == f) return child.get();
+    }
+    return nullptr;
+  }
+  Node* FindOrAdd(const FieldDescriptor* f) {
+    for (auto& child : children) {
+      if (child->field == f) return child.get();
+    }
+    children.push_back(std::make_unique<Node>());
+    children.back()->field = f;
+    return children.back().get();
+  }
+};
+
+struct Check {
+  std::vector<const FieldDescriptor*> path;
+  CompiledRule rule;
+};
+
+// The value of a singular string or enum field as text.
+std::string ValueText(const Message& message, const FieldDescriptor* field) {
+  const Reflection* reflection = message.GetReflection();
+  if (field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) return reflection->GetEnum(message, field)->name();
+  return reflection->GetString(message, field);
+}
+
+bool Matches(const std::string& value, const std::vector<std::string>& equals,
+             const std::vector<std::string>& starts_with) {
+  for (const std::string& candidate : equals) {
+    if (value == candidate) return true;
+  }
+  for (const std::string& prefix : starts_with) {
+    if (absl::StartsWith(value, prefix)) return true;
+  }
+  return false;
+}
+
+bool Holds(const CompiledCondition& condition, const Message& message) {
+  const std::string value = ValueText(message, condition.field);
+  if ((!condition.equals.empty() || !condition.starts_with.empty()) &&
+      !Matches(value, condition.equals, condition.starts_with)) {
+    return false;
+  }
+  if (condition.char_position >= 0) {
+    if (static_cast<size_t>(condition.char_position) >= value.size() ||
+        condition.char_one_of.find(value[condition.char_position]) == std::string::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool AllHold(const CompiledRule& rule, const Message& message) {
+  for (const CompiledCondition& condition : rule.when) {
+    if (!Holds(condition, message)) return false;
+  }
+  return true;
+}
+
+std::string Pseudonym(const CompiledRule& rule, const std::string& value) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  const std::string input = rule.path + value;
+  HMAC(EVP_sha256(), rule.key.data(), static_cast<int>(rule.key.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest, &size);
+  std::string encoded;
+  absl::WebSafeBase64Escape(absl::string_view(reinterpret_cast<const char*>(digest), size), &encoded);
+  return absl::StrCat("ps:", rule.key_id, ":", encoded);
+}
+
+std::string Masked(const CompiledRule& rule, const std::string& value) {
+  const size_t keep = std::min<size_t>(rule.keep_last, value.size());
+  return absl::StrCat("*", absl::string_view(value).substr(value.size() - keep));
+}
+
+}  // namespace
+
+// The compiled rules of one record type in one direction.
+class CompiledRecordPolicy {
+ public:
+  bool keep_by_default = true;
+  Node root;  // Fields of iicc.v1.Record.
+  std::vector<Check> checks;
+
+  absl::Status Apply(Message* record, std::vector<TraceEntry>* trace) const {
+    std::vector<std::string> refusals;
+    for (const Check& check : checks) RunCheck(check, *record, 0, "", &refusals, trace);
+    if (!refusals.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("refused by policy: ", absl::StrJoin(refusals, "; ")));
+    }
+    Transform(root, record, keep_by_default, "", trace);
+    return absl::OkStatus();
+  }
+
+ private:
+  static std::string Join(const std::string& prefix, const FieldDescriptor* field) {
+    return prefix.empty() ? field->name() : absl::StrCat(prefix, ".", field->name());
+  }
+
+  static void Note(std::vector<TraceEntry>* trace, std::string field, ActionKind kind, const CompiledRule* rule) {
+    if (trace == nullptr) return;
+    trace->push_back(TraceEntry{std::move(field),
+                                rule == nullptr ? std::string("default drop") : kActionNames[static_cast<int>(kind)],
+                                rule == nullptr ? 0 : rule->line, rule == nullptr ? std::string() : rule->reason});
+  }
+
+  static void RunCheck(const Check& check, const Message& message, size_t depth, const std::string& prefix,
+                       std::vector<std::string>* refusals, std::vector<TraceEntry>* trace) {
+    const FieldDescriptor* field = check.path[depth];
+    const Reflection* reflection = message.GetReflection();
+    const std::string here = Join(prefix, field);
+    const CompiledRule& rule = check.rule;
+    if (depth + 1 == check.path.size()) {
+      if (!AllHold(rule, message)) return;
+      if (rule.kind == ActionKind::kRequire) {
+        bool present;
+        if (field->is_repeated()) {
+          present = reflection->FieldSize(message, field) > 0;
+        } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE || field->has_presence()) {
+          present = reflection->HasField(message, field);
+        } else {
+          present = reflection->HasField(message, field);  // proto3 scalars: set means non-default.
+        }
+        if (!present) {
+          refusals->push_back(absl::StrCat(here, ": ", rule.reason));
+          Note(trace, here, rule.kind, &rule);
+        }
+        return;
+      }
+      // deny_if
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+          const std::string value = field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM
+                                        ? reflection->GetRepeatedEnum(message, field, i)->name()
+                                        : reflection->GetRepeatedString(message, field, i);
+          if (Matches(value, rule.equals, rule.starts_with)) {
+            const std::string indexed = absl::StrCat(here, "[", i, "]");
+            refusals->push_back(absl::StrCat(indexed, ": ", rule.reason));
+            Note(trace, indexed, rule.kind, &rule);
+          }
+        }
+      } else if (reflection->HasField(message, field) &&
+                 Matches(ValueText(message, field), rule.equals, rule.starts_with)) {
+        refusals->push_back(absl::StrCat(here, ": ", rule.reason));
+        Note(trace, here, rule.kind, &rule);
+      }
+      return;
+    }
+    // An intermediate message.
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        RunCheck(check, reflection->GetRepeatedMessage(message, field, i), depth + 1, absl::StrCat(here, "[", i, "]"),
+                 refusals, trace);
+      }
+    } else if (reflection->HasField(message, field)) {
+      RunCheck(check, reflection->GetMessage(message, field), depth + 1, here, refusals, trace);
+    } else if (rule.kind == ActionKind::kRequire) {
+      // The field's message is absent, so the field is too.
+      std::string missing = here;
+      for (size_t d = depth + 1; d < check.path.size(); ++d) absl::StrAppend(&missing, ".", check.path[d]->name());
+      refusals->push_back(absl::StrCat(missing, ": ", rule.reason));
+      Note(trace, missing, rule.kind, &rule);
+    }
+  }
+
+  static void TransformStrings(const CompiledRule& rule, Message* message, const FieldDescriptor* field) {
+    const Reflection* reflection = message->GetReflection();
+    auto apply = [&rule](const std::string& value) {
+      return rule.kind == ActionKind::kPseudonymise ? Pseudonym(rule, value) : Masked(rule, value);
+    };
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(*message, field); ++i) {
+        reflection->SetRepeatedString(message, field, i, apply(reflection->GetRepeatedString(*message, field, i)));
+      }
+    } else {
+      reflection->SetString(message, field, apply(reflection->GetString(*message, field)));
+    }
+  }
+
+  static void Descend(const Node& node, Message* message, const FieldDescriptor* field, bool keep_by_default,
+                      const std::string& here, std::vector<TraceEntry>* trace) {
+    const Reflection* reflection = message->GetReflection();
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(*message, field); ++i) {
+        Transform(node, reflection->MutableRepeatedMessage(message, field, i), keep_by_default,
+                  absl::StrCat(here, "[", i, "]"), trace);
+      }
+    } else {
+      Transform(node, reflection->MutableMessage(message, field), keep_by_default, here, trace);
+    }
+  }
+
+  static void Transform(const Node& node, Message* message, bool keep_by_default, const std::string& prefix,
+                        std::vector<TraceEntry>* trace) {
+    const Reflection* reflection = message->GetReflection();
+    std::vector<const FieldDescriptor*> fields;
+    reflection->ListFields(*message, &fields);
+    for (const FieldDescriptor* field : fields) {
+      const Node* child = node.Find(field);
+      const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
+      if (child == nullptr) {
+        if (!keep_by_default) {
+          reflection->ClearField(message, field);
+          Note(trace, Join(prefix, field), ActionKind::kDrop, nullptr);
+        }
+        continue;
+      }
+      const CompiledRule* rule = nullptr;
+      for (const CompiledRule& candidate : child->transforms) {
+        if (AllHold(candidate, *message)) {
+          rule = &candidate;
+          break;
+        }
+      }
+      const std::string here = trace != nullptr ? Join(prefix, field) : std::string();
+      if (rule == nullptr) {
+        if (is_message && !child->children.empty()) {
+          Descend(*child, message, field, keep_by_default, here, trace);
+        } else if (!keep_by_default) {
+          reflection->ClearField(message, field);
+          Note(trace, here, ActionKind::kDrop, nullptr);
+        }
+        continue;
+      }
+      Note(trace, here, rule->kind, rule);
+      switch (rule->kind) {
+        case ActionKind::kKeep:
+          if (is_message && !child->children.empty()) Descend(*child, message, field, true, here, trace);
+          break;
+        case ActionKind::kDrop:
+          reflection->ClearField(message, field);
+          break;
+        case ActionKind::kPseudonymise:
+        case ActionKind::kMask:
+          TransformStrings(*rule, message, field);
+          break;
+        case ActionKind::kRequire:
+        case ActionKind::kDenyIf:
+          break;  // Checks live in `checks`, never in the tree.
+      }
+    }
+  }
+};
+
+namespace {
+
+// Compiles the rules of one RecordPolicy; appends "source:line: problem" to
+// `errors`.
+class RecordPolicyCompiler {
+ public:
+  RecordPolicyCompiler(const std::string& source, const PseudonymKeys& keys, std::vector<std::string>* errors)
+      : source_(source), keys_(keys), errors_(errors) {}
+
+  std::unique_ptr<CompiledRecordPolicy> Compile(const v1::RecordPolicy& input,
+                                                const google::protobuf::TextFormat::ParseInfoTree* tree, int entry_line,
+                                                const std::string& where) {
+    auto out = std::make_unique<CompiledRecordPolicy>();
+    if (input.default_action() == v1::DEFAULT_ACTION_UNSPECIFIED) {
+      Error(entry_line,
+            absl::StrCat(where, ": default_action is required (DEFAULT_ACTION_KEEP or DEFAULT_ACTION_DROP)"));
+    }
+    out->keep_by_default = input.default_action() != v1::DEFAULT_ACTION_DROP;
+    const FieldDescriptor* kind_field = KindField(input.record_type());
+    const FieldDescriptor* rules_field = v1::RecordPolicy::descriptor()->FindFieldByName("rules");
+    const FieldDescriptor* rule_field_field = v1::Rule::descriptor()->FindFieldByName("field");
+    for (int i = 0; i < input.rules_size(); ++i) {
+      int line = entry_line;
+      if (tree != nullptr) {
+        const auto* rule_tree = tree->GetTreeForNested(rules_field, i);
+        const auto location =
+            rule_tree != nullptr ? rule_tree->GetLocation(rule_field_field, -1) : tree->GetLocation(rules_field, i);
+        line = location.line >= 0 ? location.line + 1 : tree->GetLocation(rules_field, i).line + 1;
+      }
+      CompileRule(input.rules(i), kind_field, line, out.get());
+    }
+    return out;
+  }
+
+ private:
+  static const FieldDescriptor* KindField(v1::RecordType type) {
+    const Descriptor* record = v1::Record::descriptor();
+    switch (type) {
+      case v1::RECORD_TYPE_ENTERPRISE:
+        return record->FindFieldByName("enterprise");
+      case v1::RECORD_TYPE_CARGO:
+        return record->FindFieldByName("cargo");
+      case v1::RECORD_TYPE_INVESTMENT:
+        return record->FindFieldByName("investment");
+      default:
+        return nullptr;
+    }
+  }
+
+  void Error(int line, const std::string& message) {
+    errors_->push_back(absl::StrCat(source_, ":", line, ": ", message));
+  }
+
+  void CompileRule(const v1::Rule& rule, const FieldDescriptor* kind_field, int line, CompiledRecordPolicy* out) {
+    CompiledRule compiled;
+    compiled.line = line;
+    compiled.reason = rule.reason();
+    compiled.path = rule.field();
+    if (rule.reason().empty()) Error(line, absl::StrCat("rule for '", rule.field(), "': reason is required"));
+
+    // Resolve the path.
+    std::vector<const FieldDescriptor*> path;
+    const Descriptor* message = v1::Record::descriptor();
+    for (absl::string_view part : absl::StrSplit(rule.field(), '.')) {
+      if (message == nullptr) {
+        Error(line, absl::StrCat("field '", rule.field(), "': '", path.back()->name(), "' is not a message"));
+        return;
+      }
+      const FieldDescriptor* field = message->FindFieldByName(std::string(part));
+      if (field == nullptr) {
+        Error(line, absl::StrCat("field '", rule.field(), "': no field '", part, "' in ", message->full_name()));
+        return;
+      }
+      path.push_back(field);
+      message = field->message_type();
+    }
+    if (path.empty() || rule.field().empty()) {
+      Error(line, "rule without a field");
+      return;
+    }
+    if (path.front() != kind_field) {
+      Error(line, absl::StrCat("field '", rule.field(), "' is not in this entry's record type (starts with '",
+                               kind_field == nullptr ? "?" : kind_field->name(), "')"));
+      return;
+    }
+    if (path.size() == 1 && rule.action_case() != v1::Rule::kRequire) {
+      Error(line, absl::StrCat("field '", rule.field(), "': name a field inside the record, not the record itself"));
+      return;
+    }
+    const FieldDescriptor* leaf = path.back();
+    const Descriptor* container = leaf->containing_type();
+    const bool is_string =
+        leaf->cpp_type() == FieldDescriptor::CPPTYPE_STRING && leaf->type() != FieldDescriptor::TYPE_BYTES;
+    const bool is_enum = leaf->cpp_type() == FieldDescriptor::CPPTYPE_ENUM;
+
+    switch (rule.action_case()) {
+      case v1::Rule::kKeep:
+        compiled.kind = ActionKind::kKeep;
+        break;
+      case v1::Rule::kDrop:
+        compiled.kind = ActionKind::kDrop;
+        break;
+      case v1::Rule::kPseudonymise: {
+        compiled.kind = ActionKind::kPseudonymise;
+        if (!is_string) Error(line, absl::StrCat("pseudonymise needs a string field; '", rule.field(), "' is not one"));
+        compiled.key_id = rule.pseudonymise().key_id();
+        auto key = keys_.find(compiled.key_id);
+        if (key == keys_.end()) {
+          Error(line,
+                absl::StrCat("pseudonymise: key_id '", compiled.key_id, "' is not among the gateway's pseudonym_keys"));
+        } else {
+          compiled.key = key->second;
+        }
+        break;
+      }
+      case v1::Rule::kMask:
+        compiled.kind = ActionKind::kMask;
+        compiled.keep_last = rule.mask().keep_last();
+        if (!is_string) Error(line, absl::StrCat("mask needs a string field; '", rule.field(), "' is not one"));
+        break;
+      case v1::Rule::kRequire:
+        compiled.kind = ActionKind::kRequire;
+        break;
+      case v1::Rule::kDenyIf:
+        compiled.kind = ActionKind::kDenyIf;
+        compiled.equals.assign(rule.deny_if().equals().begin(), rule.deny_if().equals().end());
+        compiled.starts_with.assign(rule.deny_if().starts_with().begin(), rule.deny_if().starts_with().end());
+        if (!is_string && !is_enum) {
+          Error(line, absl::StrCat("deny_if needs a string or enum field; '", rule.field(), "' is neither"));
+        }
+        if (compiled.equals.empty() && compiled.starts_with.empty()) {
+          Error(line, "deny_if needs at least one of equals, starts_with");
+        }
+        if (is_enum) CheckEnumNames(line, leaf, compiled.equals);
+        break;
+      case v1::Rule::ACTION_NOT_SET:
+        Error(line, absl::StrCat("rule for '", rule.field(),
+                                 "': no action (keep, drop, pseudonymise, mask, require, deny_if)"));
+        return;
+    }
+
+    for (const v1::Condition& condition : rule.when()) {
+      CompiledCondition c;
+      c.field = container->FindFieldByName(condition.field());
+      if (c.field == nullptr) {
+        Error(line, absl::StrCat("condition: no field '", condition.field(), "' beside '", leaf->name(), "' in ",
+                                 container->full_name()));
+        continue;
+      }
+      if (c.field->is_repeated() || (c.field->cpp_type() != FieldDescriptor::CPPTYPE_STRING &&
+                                     c.field->cpp_type() != FieldDescriptor::CPPTYPE_ENUM)) {
+        Error(line, absl::StrCat("condition: '", condition.field(), "' must be a singular string or enum field"));
+        continue;
+      }
+      c.equals.assign(condition.equals().begin(), condition.equals().end());
+      c.starts_with.assign(condition.starts_with().begin(), condition.starts_with().end());
+      if (condition.has_char_at()) {
+        c.char_position = static_cast<int>(condition.char_at().position());
+        c.char_one_of = condition.char_at().one_of();
+        if (c.char_one_of.empty()) Error(line, "condition: char_at needs one_of");
+      }
+      if (c.equals.empty() && c.starts_with.empty() && c.char_position < 0) {
+        Error(line, "condition: needs equals, starts_with or char_at");
+      }
+      if (c.field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) CheckEnumNames(line, c.field, c.equals);
+      compiled.when.push_back(std::move(c));
+    }
+
+    if (compiled.kind == ActionKind::kRequire || compiled.kind == ActionKind::kDenyIf) {
+      out->checks.push_back(Check{std::move(path), std::move(compiled)});
+      return;
+    }
+    Node* node = &out->root;
+    for (const FieldDescriptor* field : path) node = node->FindOrAdd(field);
+    for (const CompiledRule& earlier : node->transforms) {
+      if (earlier.when.empty()) {
+        Error(line, absl::StrCat("rule for '", rule.field(), "' can never apply: the rule at line ", earlier.line,
+                                 " decides this field without conditions"));
+        return;
+      }
+    }
+    node->transforms.push_back(std::move(compiled));
+  }
+
+  void CheckEnumNames(int line, const FieldDescriptor* field, const std::vector<std::string>& names) {
+    for (const std::string& name : names) {
+      if (field->enum_type()->FindValueByName(name) == nullptr) {
+        Error(line, absl::StrCat("'", name, "' is not a value of ", field->enum_type()->full_name()));
+      }
+    }
+  }
+
+  const std::string& source_;
+  const PseudonymKeys& keys_;
+  std::vector<std::string>* errors_;
+};
+
+class CollectingErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  CollectingErrors(const std::string& source, std::vector<std::string>* errors) : source_(source), errors_(errors) {}
+  void AddError(int line, int column, const std::string& message) override {
+    errors_->push_back(absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", message));
+  }
+
+ private:
+  const std::string& source_;
+  std::vector<std::string>* errors_;
+};
+
+}  // namespace
+
+CompiledPolicy::~CompiledPolicy() = default;
+
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Load(const std::string& path,
+                                                                           const PseudonymKeys& keys,
+                                                                           v1::Jurisdiction jurisdiction) {
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  return Parse(*text, path, keys, jurisdiction);
+}
+
+absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Parse(const std::string& text,
+                                                                            const std::string& source,
+                                                                            const PseudonymKeys& keys,
+                                                                            v1::Jurisdiction jurisdiction) {
+  std::vector<std::string> errors;
+  std::shared_ptr<CompiledPolicy> compiled(new CompiledPolicy);
+  google::protobuf::TextFormat::Parser parser;
+  google::protobuf::TextFormat::ParseInfoTree tree;
+  CollectingErrors collector(source, &errors);
+  parser.RecordErrorsTo(&collector);
+  parser.WriteLocationsTo(&tree);
+  if (!parser.ParseFromString(text, &compiled->policy_)) {
+    return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  }
+  const v1::Policy& policy = compiled->policy_;
+  if (policy.jurisdiction() != jurisdiction) {
+    errors.push_back(absl::StrCat(
+        source, ":", tree.GetLocation(v1::Policy::descriptor()->FindFieldByName("jurisdiction"), -1).line + 1,
+        ": jurisdiction is ", v1::Jurisdiction_Name(policy.jurisdiction()), ", the gateway's is ",
+        v1::Jurisdiction_Name(jurisdiction)));
+  }
+
+  RecordPolicyCompiler compiler(source, keys, &errors);
+  for (const auto& [name, entries, out] : {std::tuple{"outbound", &policy.outbound(), &compiled->outbound_},
+                                           std::tuple{"inbound", &policy.inbound(), &compiled->inbound_}}) {
+    out->resize(v1::RecordType_ARRAYSIZE);
+    const FieldDescriptor* field = v1::Policy::descriptor()->FindFieldByName(name);
+    for (int i = 0; i < entries->size(); ++i) {
+      const v1::RecordPolicy& entry = (*entries)[i];
+      const int line = tree.GetLocation(field, i).line + 1;
+      const std::string where = absl::StrCat(name, " ", v1::RecordType_Name(entry.record_type()));
+      if (entry.record_type() == v1::RECORD_TYPE_UNSPECIFIED || !v1::RecordType_IsValid(entry.record_type())) {
+        errors.push_back(absl::StrCat(source, ":", line, ": ", name, ": record_type is required"));
+        continue;
+      }
+      if ((*out)[entry.record_type()] != nullptr) {
+        errors.push_back(absl::StrCat(source, ":", line, ": ", where, " is listed twice"));
+        continue;
+      }
+      (*out)[entry.record_type()] = compiler.Compile(entry, tree.GetTreeForNested(field, i), line, where);
+    }
+  }
+  if (!errors.empty()) return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  compiled->version_ = HexEncode(Sha256(SerializeDeterministic(policy)));
+  return std::shared_ptr<const CompiledPolicy>(std::move(compiled));
+}
+
+absl::Status CompiledPolicy::Apply(Direction direction, v1::Record* record, std::vector<TraceEntry>* trace) const {
+  const v1::RecordType type = RecordTypeOf(*record);
+  const auto& table = direction == Direction::kOutbound ? outbound_ : inbound_;
+  const CompiledRecordPolicy* rules = type > 0 && type < static_cast<int>(table.size()) ? table[type].get() : nullptr;
+  if (rules == nullptr) {
+    if (direction == Direction::kInbound) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("refused by policy: ", RecordTypeName(type), " records may not leave this jurisdiction"));
+  }
+  return rules->Apply(record, trace);
+}
+
+absl::StatusOr<PseudonymKeys> LoadPseudonymKeys(const v1::GatewayConfig& config) {
+  PseudonymKeys keys;
+  for (int i = 0; i < config.pseudonym_keys_size(); ++i) {
+    const v1::PseudonymKey& entry = config.pseudonym_keys(i);
+    const std::string field = absl::StrCat("pseudonym_keys[", i, "]");
+    absl::StatusOr<std::string> text = ReadFileToString(entry.key_file());
+    if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ".key_file: ", text.status().message()));
+    const std::string hex(absl::StripAsciiWhitespace(*text));
+    bool is_hex = hex.size() % 2 == 0;
+    for (char c : hex) is_hex = is_hex && std::isxdigit(static_cast<unsigned char>(c));
+    const std::string key = is_hex ? absl::HexStringToBytes(hex) : std::string();
+    if (key.size() < 32) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".key_file: '", entry.key_file(), "' must hold at least 32 bytes as hex on one line"));
+    }
+    if (entry.key_id().empty() || !keys.emplace(entry.key_id(), key).second) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".key_id: empty or listed twice"));
+    }
+  }
+  return keys;
+}
+
+}  // namespace iicc::policy
