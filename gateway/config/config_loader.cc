@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -167,6 +168,29 @@ std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
         }
       }
     }
+  }
+
+  CheckReadable(config.policy_file(), "policy_file", &errors);
+  absl::flat_hash_set<std::string> key_ids;
+  for (int i = 0; i < config.pseudonym_keys_size(); ++i) {
+    const v1::PseudonymKey& key = config.pseudonym_keys(i);
+    const std::string field = absl::StrCat("pseudonym_keys[", i, "]");
+    bool id_ok = !key.key_id().empty() && key.key_id().size() <= 32;
+    for (char c : key.key_id()) {
+      id_ok = id_ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+    }
+    if (!id_ok) {
+      errors.push_back(absl::StrCat(field, ".key_id: 1 to 32 letters, digits, '.', '_' or '-'"));
+    } else if (!key_ids.insert(key.key_id()).second) {
+      errors.push_back(absl::StrCat(field, ".key_id: '", key.key_id(), "' is listed twice"));
+    }
+    CheckReadable(key.key_file(), absl::StrCat(field, ".key_file"), &errors);
+  }
+  for (int i = 0; i < config.validation().extra_units_size(); ++i) {
+    const std::string& unit = config.validation().extra_units(i);
+    bool ok = unit.size() >= 2 && unit.size() <= 3;
+    for (char c : unit) ok = ok && ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
+    if (!ok) errors.push_back(absl::StrCat("validation.extra_units[", i, "]: 2 or 3 upper-case letters or digits"));
   }
 
   if (config.limits().max_message_bytes() != 0 && config.limits().max_message_bytes() < 1024) {

@@ -15,7 +15,8 @@ namespace iicc::exchange {
 namespace {
 
 v1::Receipt MakeReceipt(const std::string& record_id, const std::string& payload_digest, bool accepted,
-                        const std::string& reason, absl::Time now, v1::Jurisdiction receiver) {
+                        const std::string& reason, absl::Time now, v1::Jurisdiction receiver,
+                        const std::string& policy_version) {
   v1::ReceiptHeader header;
   header.set_record_id(record_id);
   header.set_payload_digest(payload_digest);
@@ -23,6 +24,7 @@ v1::Receipt MakeReceipt(const std::string& record_id, const std::string& payload
   header.set_reason(reason);
   *header.mutable_received_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
   header.set_receiver(receiver);
+  header.set_policy_version(policy_version);
   v1::Receipt receipt;
   receipt.set_header(SerializeDeterministic(header));
   return receipt;
@@ -49,25 +51,33 @@ std::string Judge(const v1::EnvelopeHeader& header, const v1::Envelope& envelope
 
 }  // namespace
 
-EnvelopeReceiver::EnvelopeReceiver(v1::Jurisdiction jurisdiction, store::Store* store, SequenceNotifier* inbox)
-    : jurisdiction_(jurisdiction), store_(store), inbox_(inbox) {}
+EnvelopeReceiver::EnvelopeReceiver(v1::Jurisdiction jurisdiction, store::Store* store,
+                                   const policy::ActivePolicy* policy, SequenceNotifier* inbox)
+    : jurisdiction_(jurisdiction), store_(store), policy_(policy), inbox_(inbox) {}
 
 v1::DeliverResponse EnvelopeReceiver::Receive(const v1::Envelope& envelope) {
   const absl::Time now = absl::Now();
+  const std::shared_ptr<const policy::CompiledPolicy> policy = policy_->Get();
   v1::DeliverResponse response;
   v1::EnvelopeHeader header;
   const std::string digest = Sha256(envelope.payload());
   if (!header.ParseFromString(envelope.header()) || header.record_id().empty()) {
     // Nothing can be stored without a record id; the sender learns why.
-    *response.mutable_receipt() =
-        MakeReceipt(header.record_id(), digest, false, "malformed envelope header", now, jurisdiction_);
+    *response.mutable_receipt() = MakeReceipt(header.record_id(), digest, false, "malformed envelope header", now,
+                                              jurisdiction_, policy->version());
     return response;
   }
 
   v1::Record record;
-  const std::string reason = Judge(header, envelope, digest, jurisdiction_, &record);
+  std::string reason = Judge(header, envelope, digest, jurisdiction_, &record);
+  if (reason.empty()) {
+    if (absl::Status verdict = policy->Apply(policy::Direction::kInbound, &record); !verdict.ok()) {
+      reason = std::string(verdict.message());
+    }
+  }
   const bool accepted = reason.empty();
-  const v1::Receipt receipt = MakeReceipt(header.record_id(), digest, accepted, reason, now, jurisdiction_);
+  const v1::Receipt receipt =
+      MakeReceipt(header.record_id(), digest, accepted, reason, now, jurisdiction_, policy->version());
 
   store::InboundCommit commit;
   commit.record_id = header.record_id();
@@ -75,7 +85,8 @@ v1::DeliverResponse EnvelopeReceiver::Receive(const v1::Envelope& envelope) {
   commit.record_type = header.record_type();
   commit.payload_digest = digest;
   commit.accepted = accepted;
-  if (accepted) commit.record = envelope.payload();
+  // The inbox keeps the record as the inbound policy left it.
+  if (accepted) commit.record = SerializeDeterministic(record);
   commit.receipt = SerializeDeterministic(receipt);
   commit.received_time = now;
 
@@ -101,8 +112,9 @@ v1::DeliverResponse EnvelopeReceiver::Receive(const v1::Envelope& envelope) {
       }
       break;
     case store::InboundOutcome::Kind::kConflict:
-      *response.mutable_receipt() = MakeReceipt(
-          header.record_id(), digest, false, "record_id already received with a different payload", now, jurisdiction_);
+      *response.mutable_receipt() =
+          MakeReceipt(header.record_id(), digest, false, "record_id already received with a different payload", now,
+                      jurisdiction_, policy->version());
       break;
   }
   return response;

@@ -5,6 +5,7 @@
 
 #include "absl/time/time.h"
 #include "gateway/common/sequence_notifier.h"
+#include "gateway/policy/policy_engine.h"
 #include "gateway/store/store.h"
 #include "iicc/v1/peer_exchange.pb.h"
 
@@ -16,11 +17,16 @@ inline constexpr absl::Duration kRetryAfter = absl::Seconds(1);
 // Thread-safe. Does not own its dependencies.
 class EnvelopeReceiver {
  public:
-  // `inbox` is published with the new inbox sequence after each commit.
-  EnvelopeReceiver(v1::Jurisdiction jurisdiction, store::Store* store, SequenceNotifier* inbox);
+  // `inbox` is published with the new inbox sequence after each commit;
+  // `policy` decides what of a record enters.
+  EnvelopeReceiver(v1::Jurisdiction jurisdiction, store::Store* store, const policy::ActivePolicy* policy,
+                   SequenceNotifier* inbox);
 
   // The answer to one envelope: a receipt (accepted, or rejected for good
-  // with a reason), or a retryable refusal when it cannot be stored now.
+  // with a reason: malformed, invalid, or refused by the inbound policy,
+  // whose version the receipt carries), or a retryable refusal when it
+  // cannot be stored now. The inbox keeps the record after the inbound
+  // policy.
   // An accepted receipt is answered only after the record is durable. The
   // same record_id with the same payload gets the original receipt again;
   // with another payload, a rejected receipt and the stored record stays.
@@ -29,6 +35,7 @@ class EnvelopeReceiver {
  private:
   const v1::Jurisdiction jurisdiction_;
   store::Store* const store_;
+  const policy::ActivePolicy* const policy_;
   SequenceNotifier* const inbox_;
 };
 

@@ -20,8 +20,9 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
 }  // namespace
 
 RecordAcceptor::RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* store,
-                               const security::Authorizer* authorizer, SequenceNotifier* outbox)
-    : jurisdiction_(jurisdiction), store_(store), authorizer_(authorizer), outbox_(outbox) {}
+                               const security::Authorizer* authorizer, const policy::ActivePolicy* policy,
+                               SequenceNotifier* outbox)
+    : jurisdiction_(jurisdiction), store_(store), authorizer_(authorizer), policy_(policy), outbox_(outbox) {}
 
 absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view identity,
                                                           const v1::SubmitRequest& request) {
@@ -36,11 +37,17 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
     return InvalidArgumentWithViolations(violations);
   }
 
+  // The payload is what travels: the record after the outbound policy,
+  // serialized once; its digest is what the header (and later the
+  // signature) covers. Idempotency compares the record as submitted.
+  v1::Record filtered = request.record();
+  const std::shared_ptr<const policy::CompiledPolicy> policy = policy_->Get();
+  if (absl::Status verdict = policy->Apply(policy::Direction::kOutbound, &filtered); !verdict.ok()) {
+    return verdict;
+  }
   const absl::Time now = absl::Now();
   const std::string as_submitted = SerializeDeterministic(request.record());
-  // The payload is what travels. Outbound policy will transform the record
-  // before this serialization; until then it is the record as submitted.
-  const std::string& payload = as_submitted;
+  const std::string payload = SerializeDeterministic(filtered);
 
   store::OutboundRecord record;
   record.record_id = NewUuidV7(now);
@@ -56,6 +63,7 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   header.set_destination(PeerOf(jurisdiction_));
   header.set_record_type(type);
   *header.mutable_accepted_time() = ToTimestamp(now);
+  header.set_policy_version(policy->version());
   header.set_payload_digest(Sha256(payload));
   v1::Envelope envelope;
   envelope.set_header(SerializeDeterministic(header));

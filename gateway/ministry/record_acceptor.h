@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "gateway/common/sequence_notifier.h"
+#include "gateway/policy/policy_engine.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/store/store.h"
 #include "iicc/v1/ministry_gateway.pb.h"
@@ -16,15 +17,19 @@ namespace iicc::ministry {
 // Thread-safe. Does not own its dependencies, which must outlive it.
 class RecordAcceptor {
  public:
-  // `outbox` is bumped after each newly accepted record.
+  // `outbox` is bumped after each newly accepted record; `policy` decides
+  // what of a record leaves.
   RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* store, const security::Authorizer* authorizer,
-                 SequenceNotifier* outbox);
+                 const policy::ActivePolicy* policy, SequenceNotifier* outbox);
 
-  // Accepts `request` from `identity`. Blocks until the record is durable.
+  // Accepts `request` from `identity`: authorizes, validates, applies the
+  // outbound policy, and blocks until the filtered record is durable.
   // Errors: PERMISSION_DENIED (no submit role for the record's type),
-  // INVALID_ARGUMENT (with every violation), ALREADY_EXISTS (the request_id
-  // named another record; the message names the first record_id), or the
-  // store's error (RESOURCE_EXHAUSTED when the disk is full).
+  // INVALID_ARGUMENT (with every violation), FAILED_PRECONDITION (the
+  // outbound policy refuses the record; the message gives the rule's
+  // reason), ALREADY_EXISTS (the request_id named another record; see
+  // RecordIdOf), or the store's error (RESOURCE_EXHAUSTED when the disk is
+  // full).
   absl::StatusOr<v1::SubmitResponse> Submit(absl::string_view identity, const v1::SubmitRequest& request);
 
   // The status of `record_id` if `identity` submitted it or holds the status
@@ -35,6 +40,7 @@ class RecordAcceptor {
   const v1::Jurisdiction jurisdiction_;
   store::Store* const store_;
   const security::Authorizer* const authorizer_;
+  const policy::ActivePolicy* const policy_;
   SequenceNotifier* const outbox_;
 };
 

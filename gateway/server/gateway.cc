@@ -18,6 +18,7 @@
 #include "gateway/ministry/inbox_reader.h"
 #include "gateway/ministry/ministry_service.h"
 #include "gateway/ministry/record_acceptor.h"
+#include "gateway/policy/policy_engine.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/security/tls.h"
 #include "gateway/store/sqlite_store.h"
@@ -42,6 +43,8 @@ absl::Duration FromProto(const google::protobuf::Duration& d) {
 // points at the store and the pool goes first.
 struct Gateway::State {
   v1::GatewayConfig config;
+  policy::PseudonymKeys keys;
+  policy::ActivePolicy policy;
   std::unique_ptr<store::Store> store;
   security::Authorizer authorizer;
   SequenceNotifier outbox;
@@ -57,31 +60,60 @@ struct Gateway::State {
   std::unique_ptr<grpc::Server> peer_server;
   bool shut_down = false;
 
-  State(v1::GatewayConfig config_in, std::unique_ptr<store::Store> store_in, int64_t inbox_high_water)
+  State(v1::GatewayConfig config_in, policy::PseudonymKeys keys_in,
+        std::shared_ptr<const policy::CompiledPolicy> policy_in, std::unique_ptr<store::Store> store_in,
+        int64_t inbox_high_water)
       : config(std::move(config_in)),
+        keys(std::move(keys_in)),
+        policy(std::move(policy_in)),
         store(std::move(store_in)),
         authorizer(config),
         inbox(inbox_high_water),
-        acceptor(config.jurisdiction(), store.get(), &authorizer, &outbox),
+        acceptor(config.jurisdiction(), store.get(), &authorizer, &policy, &outbox),
         reader(store.get(), &authorizer),
         ministry_service(&acceptor, &reader, &inbox, &workers),
-        receiver(config.jurisdiction(), store.get(), &inbox),
+        receiver(config.jurisdiction(), store.get(), &policy, &inbox),
         peer_service(config.peer().peer_spiffe_id(), &receiver, &workers) {}
 };
 
 absl::Status Gateway::Check(const v1::GatewayConfig& config) {
   IICC_RETURN_IF_ERROR(security::CheckTlsFiles(config.ministry_face().tls(), "ministry_face.tls",
                                                /*chains_to_ca=*/true));
-  return security::CheckTlsFiles(config.peer().tls(), "peer.tls", /*chains_to_ca=*/false);
+  IICC_RETURN_IF_ERROR(security::CheckTlsFiles(config.peer().tls(), "peer.tls", /*chains_to_ca=*/false));
+  IICC_ASSIGN_OR_RETURN(policy::PseudonymKeys keys, policy::LoadPseudonymKeys(config));
+  return policy::CompiledPolicy::Load(config.policy_file(), keys, config.jurisdiction()).status();
 }
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const v1::GatewayConfig& config) {
-  IICC_RETURN_IF_ERROR(Check(config));
+  IICC_RETURN_IF_ERROR(security::CheckTlsFiles(config.ministry_face().tls(), "ministry_face.tls",
+                                               /*chains_to_ca=*/true));
+  IICC_RETURN_IF_ERROR(security::CheckTlsFiles(config.peer().tls(), "peer.tls", /*chains_to_ca=*/false));
+  IICC_ASSIGN_OR_RETURN(policy::PseudonymKeys keys, policy::LoadPseudonymKeys(config));
+  IICC_ASSIGN_OR_RETURN(std::shared_ptr<const policy::CompiledPolicy> policy,
+                        policy::CompiledPolicy::Load(config.policy_file(), keys, config.jurisdiction()));
   IICC_RETURN_IF_ERROR(CreateDirectories(config.data_dir()));
   IICC_ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,
                         store::SqliteStore::Open(JoinPath(config.data_dir(), config.store().file_name())));
   IICC_ASSIGN_OR_RETURN(int64_t high_water, store->InboxHighWater());
-  return std::unique_ptr<Gateway>(new Gateway(std::make_unique<State>(config, std::move(store), high_water)));
+  Log(LogLevel::kInfo, "policy.loaded", {{"file", config.policy_file()}, {"version", policy->version()}});
+  return std::unique_ptr<Gateway>(
+      new Gateway(std::make_unique<State>(config, std::move(keys), std::move(policy), std::move(store), high_water)));
+}
+
+absl::Status Gateway::ReloadPolicy() {
+  State& s = *state_;
+  absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> policy =
+      policy::CompiledPolicy::Load(s.config.policy_file(), s.keys, s.config.jurisdiction());
+  if (!policy.ok()) {
+    Log(LogLevel::kError, "policy.reload_refused",
+        {{"file", s.config.policy_file()},
+         {"error", policy.status().message()},
+         {"version_in_force", s.policy.Get()->version()}});
+    return policy.status();
+  }
+  s.policy.Set(*policy);
+  Log(LogLevel::kInfo, "policy.reloaded", {{"file", s.config.policy_file()}, {"version", (*policy)->version()}});
+  return absl::OkStatus();
 }
 
 Gateway::Gateway(std::unique_ptr<State> state) : state_(std::move(state)) {}

@@ -17,7 +17,7 @@ namespace iicc::server {
 class Gateway {
  public:
   // Checks what can be checked without touching anything: the certificates
-  // and keys. REQUIRES: `config` passed config::LoadGatewayConfig.
+  // and keys, the pseudonym keys, the policy. REQUIRES: `config` passed config::LoadGatewayConfig.
   static absl::Status Check(const v1::GatewayConfig& config);
 
   // Check(), then creates the data directory and opens and migrates the
@@ -29,6 +29,11 @@ class Gateway {
   // Binds both listeners (a port in use is an error: no port sharing) and
   // starts delivering.
   absl::Status Start();
+
+  // Loads and compiles the policy file again and puts it in force for the
+  // next record. A bad file is refused (logged, returned) and the running
+  // policy stays. Keys are not reloaded. Thread-safe with the servers.
+  absl::Status ReloadPolicy();
 
   // Stops delivering, then stops accepting calls and waits up to `grace` for
   // calls in progress; then cancels what remains. Idempotent.

@@ -82,10 +82,9 @@ int main(int argc, char** argv) {
   }
 
   int signal_number = 0;
-  // SIGHUP will reload the policy once there is one; until then it must not
-  // end the process.
+  // SIGHUP reloads the policy (a bad file is logged and refused).
   while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
-    iicc::Log(iicc::LogLevel::kInfo, "gateway.sighup", {{"action", "nothing to reload yet"}});
+    (*gateway)->ReloadPolicy().IgnoreError();
   }
   iicc::Log(iicc::LogLevel::kInfo, "gateway.stopping", {{"signal", strsignal(signal_number)}});
   (*gateway)->Shutdown(absl::Seconds(5));

@@ -37,6 +37,8 @@ class ConfigLoaderTest : public ::testing::Test {
     WriteFile(cert_, "-----BEGIN CERTIFICATE-----\n");
     WriteFile(key_, "-----BEGIN PRIVATE KEY-----\n");
     WriteFile(ca_, "-----BEGIN CERTIFICATE-----\n");
+    WriteFile(policy_, "jurisdiction: JURISDICTION_KZ\n");
+    WriteFile(key_file_, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
   }
 
   std::string Tls() const { return Tls(cert_, key_, ca_); }
@@ -65,15 +67,19 @@ class ConfigLoaderTest : public ::testing::Test {
                               ministries {
                                 spiffe_id: "spiffe://kz.iicc/ministry/customs"
                                 grants { role: ROLE_SUBMIT record_types: RECORD_TYPE_CARGO }
-                              } $3
+                              }
+                              policy_file: "$4"
+                              pseudonym_keys { key_id: "kz-1" key_file: "$5" } $3
                             )pb",
-                            dir_.File("data"), ministry_tls, peer_tls, extra);
+                            dir_.File("data"), ministry_tls, peer_tls, extra, policy_, key_file_);
   }
 
   TempDir dir_;
   const std::string cert_ = dir_.File("gateway.crt");
   const std::string key_ = dir_.File("gateway.key");
   const std::string ca_ = dir_.File("ca.crt");
+  const std::string policy_ = dir_.File("kz.policy.textproto");
+  const std::string key_file_ = dir_.File("pseudonym.key");
 };
 
 // The lines of an INVALID_ARGUMENT message.
@@ -87,6 +93,33 @@ std::string LineFor(const absl::Status& status, const std::string& field) {
     if (absl::StartsWith(line, absl::StrCat(kSource, ": ", field, ":"))) return line;
   }
   return "";
+}
+
+TEST_F(ConfigLoaderTest, PolicyFileAndPseudonymKeysAreChecked) {
+  const std::string text = absl::Substitute(
+      R"pb(
+        jurisdiction: JURISDICTION_KZ
+        data_dir: "$0"
+        ministry_face { listen_address: "127.0.0.1:50051" $1 }
+        peer {
+          listen_address: "127.0.0.1:50061" $1
+          peer_spiffe_id: "spiffe://uz.iicc/gateway"
+          peer_address: "127.0.0.1:50062"
+        }
+        pseudonym_keys { key_id: "kz 1" key_file: "$2" }
+        pseudonym_keys { key_id: "kz-2" key_file: "/nonexistent/key" }
+        pseudonym_keys { key_id: "kz-2" key_file: "$2" }
+        validation { extra_units: "kgm" extra_units: "XYZ" }
+      )pb",
+      dir_.File("data"), Tls(), key_file_);
+  absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig(text, kSource);
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(LineFor(config.status(), "policy_file"), "");
+  EXPECT_NE(LineFor(config.status(), "pseudonym_keys[0].key_id"), "");
+  EXPECT_NE(LineFor(config.status(), "pseudonym_keys[1].key_file"), "");
+  EXPECT_NE(LineFor(config.status(), "pseudonym_keys[2].key_id"), "");
+  EXPECT_NE(LineFor(config.status(), "validation.extra_units[0]"), "");
+  EXPECT_EQ(LineFor(config.status(), "validation.extra_units[1]"), "");
 }
 
 TEST_F(ConfigLoaderTest, ValidConfigPassesWithDefaults) {
@@ -163,8 +196,9 @@ TEST_F(ConfigLoaderTest, ReportsErrorsOfAConfigWithManyProblems) {
                            grants {}
                          }
                          ministries { spiffe_id: "not-a-spiffe-id" }
+                         policy_file: "$1"
                        )pb",
-                       Tls());
+                       Tls(), policy_);
   absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig(text, kSource);
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);

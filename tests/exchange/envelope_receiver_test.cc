@@ -17,6 +17,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_env.h"
+#include "tests/testing/test_policies.h"
 
 namespace iicc::exchange {
 namespace {
@@ -111,7 +112,7 @@ class EnvelopeReceiverTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::Open(dir_.File("gateway.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    receiver_ = std::make_unique<EnvelopeReceiver>(v1::JURISDICTION_KZ, store_.get(), &inbox_);
+    receiver_ = std::make_unique<EnvelopeReceiver>(v1::JURISDICTION_KZ, store_.get(), &policy_, &inbox_);
   }
 
   std::vector<store::InboxEntry> Inbox() {
@@ -147,6 +148,8 @@ class EnvelopeReceiverTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<store::SqliteStore> store_;
   SequenceNotifier inbox_;
+  // Lets everything in unchanged: these tests are about the receiver.
+  policy::ActivePolicy policy_{testing::KeepAllPolicy(v1::JURISDICTION_KZ)};
   std::unique_ptr<EnvelopeReceiver> receiver_;
 };
 
@@ -339,7 +342,8 @@ TEST_F(EnvelopeReceiverTest, RejectionDoesNotBlockALaterValidRecord) {
 TEST(EnvelopeReceiverStoreFailureTest, StoreThatCannotWriteGetsARetryableRefusal) {
   FullDiskStore store;
   SequenceNotifier inbox;
-  EnvelopeReceiver receiver(v1::JURISDICTION_KZ, &store, &inbox);
+  policy::ActivePolicy policy(testing::KeepAllPolicy(v1::JURISDICTION_KZ));
+  EnvelopeReceiver receiver(v1::JURISDICTION_KZ, &store, &policy, &inbox);
   const v1::DeliverResponse response = receiver.Receive(MakeEnvelope(kRecordId, CargoRecord("C-1")));
   EXPECT_EQ(store.commits, 1);
   ASSERT_TRUE(response.has_refusal()) << response.DebugString();

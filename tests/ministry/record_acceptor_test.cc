@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "iicc/v1/peer_exchange.pb.h"
 #include "tests/testing/test_env.h"
+#include "tests/testing/test_policies.h"
 
 namespace iicc::ministry {
 namespace {
@@ -111,7 +112,7 @@ class RecordAcceptorTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::Open(dir_.File("gateway.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    acceptor_ = std::make_unique<RecordAcceptor>(v1::JURISDICTION_KZ, store_.get(), &authorizer_, &outbox_);
+    acceptor_ = std::make_unique<RecordAcceptor>(v1::JURISDICTION_KZ, store_.get(), &authorizer_, &policy_, &outbox_);
   }
 
   int64_t Pending() {
@@ -136,6 +137,8 @@ class RecordAcceptorTest : public ::testing::Test {
   TempDir dir_;
   std::unique_ptr<store::SqliteStore> store_;
   const security::Authorizer authorizer_{Config()};
+  // Lets everything out unchanged: these tests are about the acceptor.
+  policy::ActivePolicy policy_{testing::KeepAllPolicy(v1::JURISDICTION_KZ)};
   SequenceNotifier outbox_;
   std::unique_ptr<RecordAcceptor> acceptor_;
 };
@@ -184,7 +187,7 @@ TEST_F(RecordAcceptorTest, StoredEnvelopeCarriesHeaderAndPayload) {
 }
 
 TEST_F(RecordAcceptorTest, UzGatewayAddressesEnvelopesToKz) {
-  RecordAcceptor uz(v1::JURISDICTION_UZ, store_.get(), &authorizer_, &outbox_);
+  RecordAcceptor uz(v1::JURISDICTION_UZ, store_.get(), &authorizer_, &policy_, &outbox_);
   absl::StatusOr<v1::SubmitResponse> response = uz.Submit(kRegistry, Request("req-1", EnterpriseRecord()));
   ASSERT_TRUE(response.ok()) << response.status();
   v1::EnvelopeHeader header;

@@ -43,6 +43,10 @@ GatewayProcess::GatewayProcess(std::string side, const TestPki& pki, const std::
   // Tests want a quick reconnection after a peer comes back.
   peer->mutable_initial_backoff()->set_nanos(50'000'000);
   peer->mutable_max_backoff()->set_nanos(500'000'000);
+  config_.set_policy_file(SourceDir() + "/gateway/config/" + side_ + ".policy.textproto");
+  v1::PseudonymKey* key = config_.add_pseudonym_keys();
+  key->set_key_id(side_ + "-dev");
+  key->set_key_file(pki.File(side_, "pseudonym.key"));
   v1::MinistryIdentity* client = config_.add_ministries();
   client->set_spiffe_id("spiffe://" + side_ + ".iicc/ministry/ministry-client");
   for (v1::Role role : {v1::ROLE_SUBMIT, v1::ROLE_READ, v1::ROLE_STATUS}) client->add_grants()->set_role(role);
