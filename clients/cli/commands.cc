@@ -4,13 +4,20 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gateway/common/digest.h"
 #include "gateway/common/grpc_status.h"
+#include "gateway/common/log.h"
+#include "gateway/policy/policy_engine.h"
+#include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "iicc/v1/ministry_gateway.grpc.pb.h"
 
@@ -340,6 +347,69 @@ int Health(const Connection& connection, const std::string& service) {
   const char* names[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
   std::printf("{\"status\":\"%s\"}\n", names[serving >= 0 && serving <= 3 ? serving : 0]);
   return serving == 1 ? kExitOk : kExitRefused;
+}
+
+int PolicyTest(const PolicyTestOptions& options) {
+  std::string policy_text, record_text;
+  if (!ReadFile(options.policy_file, &policy_text) || !ReadFile(options.record_file, &record_text)) {
+    std::fprintf(stderr, "iicc-cli: cannot read --policy or --record\n");
+    return kExitUsage;
+  }
+  v1::SubmitRequest request;
+  std::string error;
+  if (!ParseSubmitRequest(record_text, &request, &error)) {
+    std::fprintf(stderr, "iicc-cli: %s: not a record: %s\n", options.record_file.c_str(), error.c_str());
+    return kExitUsage;
+  }
+  // The policy names its jurisdiction and key ids; read them first.
+  v1::Policy raw;
+  google::protobuf::TextFormat::Parser lenient;
+  lenient.AllowPartialMessage(true);
+  (void)lenient.ParseFromString(policy_text, &raw);
+  std::string key;
+  if (options.key_file.empty()) {
+    key = std::string(32, '\x5a');
+    std::fprintf(stderr, "iicc-cli: pseudonyms below use a throwaway key, not the gateway's (pass --key)\n");
+  } else {
+    std::string hex;
+    if (!ReadFile(options.key_file, &hex)) {
+      std::fprintf(stderr, "iicc-cli: cannot read --key\n");
+      return kExitUsage;
+    }
+    hex.erase(std::remove_if(hex.begin(), hex.end(), [](unsigned char c) { return std::isspace(c); }), hex.end());
+    key = absl::HexStringToBytes(hex);
+  }
+  policy::PseudonymKeys keys;
+  for (const auto* entries : {&raw.outbound(), &raw.inbound()}) {
+    for (const v1::RecordPolicy& entry : *entries) {
+      for (const v1::Rule& rule : entry.rules()) {
+        if (rule.has_pseudonymise()) keys[rule.pseudonymise().key_id()] = key;
+      }
+    }
+  }
+  absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> policy =
+      policy::CompiledPolicy::Parse(policy_text, options.policy_file, keys, raw.jurisdiction());
+  if (!policy.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(policy.status().message()).c_str());
+    return kExitUsage;
+  }
+  v1::Record record = request.record();
+  std::vector<policy::TraceEntry> trace;
+  const absl::Status verdict = (*policy)->Apply(
+      options.direction == "inbound" ? policy::Direction::kInbound : policy::Direction::kOutbound, &record, &trace);
+  std::string out = absl::StrCat("{\"policy_version\":\"", (*policy)->version(), "\",\"direction\":\"",
+                                 options.direction, "\",\"verdict\":\"", verdict.ok() ? "pass" : "refused", "\"");
+  if (!verdict.ok()) absl::StrAppend(&out, ",\"reason\":\"", JsonEscape(verdict.message()), "\"");
+  if (verdict.ok()) absl::StrAppend(&out, ",\"record\":", ToJson(record));
+  absl::StrAppend(&out, ",\"trace\":[");
+  for (size_t i = 0; i < trace.size(); ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : ",", "{\"field\":\"", JsonEscape(trace[i].field), "\",\"action\":\"",
+                    trace[i].action, "\",\"line\":", trace[i].line, ",\"reason\":\"", JsonEscape(trace[i].reason),
+                    "\"}");
+  }
+  absl::StrAppend(&out, "]}");
+  std::printf("%s\n", out.c_str());
+  return verdict.ok() ? kExitOk : kExitRefused;
 }
 
 }  // namespace iicc::cli

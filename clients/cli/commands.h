@@ -44,11 +44,21 @@ struct ListOptions {
   std::vector<std::string> types;
 };
 
+struct PolicyTestOptions {
+  std::string policy_file;
+  std::string record_file;
+  std::string direction = "outbound";  // or "inbound"
+  std::string key_file;                // hex key used for every key id; empty: a throwaway key
+};
+
 int Submit(const Connection& connection, const SubmitOptions& options);
 int Status(const Connection& connection, const std::string& record_id);
 int Subscribe(const Connection& connection, const SubscribeOptions& options);
 int List(const Connection& connection, const ListOptions& options);
 int Health(const Connection& connection, const std::string& service);
+// Offline: no connection. Prints the record after the policy and what each
+// rule did; exit 0 when the policy lets the record pass, 1 when it refuses it.
+int PolicyTest(const PolicyTestOptions& options);
 
 }  // namespace iicc::cli
 

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "iicc-cli: talk to an IICC Exchange gateway's ministry face over mutual TLS.\n"
       "Connection flags may also come from IICC_TARGET, IICC_CA, IICC_CERT, IICC_KEY.\n"
-      "Exit codes: 0 ok, 1 refused by the gateway, 2 bad usage or input, 3 gateway unreachable."};
+      "Exit codes: 0 ok, 1 refused (by the gateway or the policy), 2 bad usage or input, 3 gateway unreachable."};
   app.require_subcommand(1);
 
   iicc::cli::Connection connection{FromEnv("IICC_TARGET"), FromEnv("IICC_CA"), FromEnv("IICC_CERT"),
@@ -74,8 +74,24 @@ int main(int argc, char** argv) {
       app.add_subcommand("health", "Ask grpc.health.v1 whether the gateway serves.\nExample: iicc-cli health");
   health_cmd->add_option("--service", health_service, "service name (default: the whole server)");
 
+  iicc::cli::PolicyTestOptions policy_test;
+  CLI::App* policy_cmd = app.add_subcommand("policy", "Work with policy files (offline).");
+  CLI::App* policy_test_cmd = policy_cmd->add_subcommand(
+      "test",
+      "Show what a policy does to a record: the record after it, and which rule did what to which field.\n"
+      "Example: iicc-cli policy test --policy gateway/config/kz.policy.textproto --record clients/examples/cargo.json");
+  policy_cmd->require_subcommand(1);
+  policy_test_cmd->add_option("--policy", policy_test.policy_file, "the policy file (iicc.v1.Policy, text format)")
+      ->required();
+  policy_test_cmd->add_option("--record", policy_test.record_file, "the record (JSON, as for submit)")->required();
+  policy_test_cmd->add_option("--direction", policy_test.direction, "outbound (default) or inbound")
+      ->check(CLI::IsMember({"outbound", "inbound"}));
+  policy_test_cmd->add_option("--key", policy_test.key_file,
+                              "pseudonym key file (hex) used for every key id; default: a throwaway key");
+
   CLI11_PARSE(app, argc, argv);
 
+  if (*policy_cmd) return iicc::cli::PolicyTest(policy_test);
   if (connection.target.empty() || connection.ca_file.empty() || connection.cert_file.empty() ||
       connection.key_file.empty()) {
     std::fprintf(stderr,
