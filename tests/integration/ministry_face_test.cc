@@ -288,6 +288,67 @@ TEST_F(MinistryFaceTest, ASecondGatewayOnTheSamePortFailsLoudly) {
   EXPECT_TRUE(kz_.Running());
 }
 
+TEST_F(MinistryFaceTest, ARecordOverTheMessageLimitIsResourceExhaustedAndStoresNothing) {
+  auto stub = kz_.MinistryStub();
+  v1::Record huge = SampleRecord("cargo");
+  huge.mutable_cargo()->mutable_goods(0)->set_description(std::string(5 * 1024 * 1024, 'x'));
+  v1::SubmitResponse response;
+  const grpc::Status status = Submit(*stub, MakeSubmit("huge", huge), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  // The gateway goes on serving, and stored nothing for it.
+  EXPECT_FALSE(SubmitOrFail(*stub, "after-huge", SampleRecord("cargo")).empty());
+  kz_.Kill();
+  EXPECT_EQ(RunShell("test \"$(sqlite3 '" + kz_.db_path() + "' 'SELECT COUNT(*) FROM outbox')\" = 1"), 0);
+}
+
+TEST(PolicyReloadTest, SighupPutsANewPolicyInForceAndRefusesABrokenOne) {
+  TempDir dir;
+  TestPki pki(dir.File("pki"));
+  PairPorts ports;
+  GatewayProcess kz("kz", pki, dir.path(), ports);
+  const std::string policy = dir.File("kz.policy.textproto");
+  const std::string shipped = ReadFileOrEmpty(SourceDir() + "/gateway/config/kz.policy.textproto");
+  auto write_policy = [&](const std::string& text) { RunShell("cat > '" + policy + "' <<'EOF'\n" + text + "\nEOF\n"); };
+  write_policy(shipped);
+  kz.config().set_policy_file(policy);
+  kz.StartAndWait();
+  auto stub = kz.MinistryStub();
+  EXPECT_FALSE(SubmitOrFail(*stub, "cargo-1", SampleRecord("cargo")).empty());
+
+  // A policy without an outbound cargo entry: cargo may no longer leave.
+  std::string no_cargo = shipped;
+  const size_t start = no_cargo.find("outbound {\n  record_type: RECORD_TYPE_CARGO");
+  ASSERT_NE(start, std::string::npos);
+  const size_t end = no_cargo.find("\n}\n", start);
+  no_cargo.erase(start, end + 3 - start);
+  write_policy(no_cargo);
+  kz.Signal(SIGHUP);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (kz.log().find("policy.reloaded") == std::string::npos && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  grpc::ClientContext context;
+  v1::SubmitResponse response;
+  grpc::Status status = stub->Submit(&context, MakeSubmit("cargo-2", SampleRecord("cargo")), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("cargo records may not leave this jurisdiction"));
+
+  // A broken file is refused and the policy in force stays.
+  write_policy(
+      "jurisdiction: JURISDICTION_KZ\noutbound { record_type: RECORD_TYPE_CARGO rules { field: \"cargo.x\" } }");
+  kz.Signal(SIGHUP);
+  const absl::Time deadline2 = absl::Now() + absl::Seconds(10);
+  while (kz.log().find("policy.reload_refused") == std::string::npos && absl::Now() < deadline2) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_THAT(kz.log(), HasSubstr("policy.reload_refused"));
+  EXPECT_TRUE(kz.Running());
+  grpc::ClientContext again;
+  status = stub->Submit(&again, MakeSubmit("cargo-3", SampleRecord("cargo")), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_FALSE(SubmitOrFail(*stub, "enterprise-1", SampleRecord("enterprise")).empty());
+}
+
 TEST(GatewayConfigTest, ABadConfigurationListsEveryErrorAndExitsNonZero) {
   TempDir dir;
   const std::string config = dir.File("bad.textproto");
