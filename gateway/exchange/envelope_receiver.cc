@@ -32,13 +32,13 @@ v1::Receipt MakeReceipt(const std::string& record_id, const std::string& payload
 
 // Why the envelope cannot be accepted, or empty. Never quotes a field value.
 std::string Judge(const v1::EnvelopeHeader& header, const v1::Envelope& envelope, const std::string& digest,
-                  v1::Jurisdiction own, v1::Record* record) {
+                  v1::Jurisdiction own, const validation::ValidationOptions& options, v1::Record* record) {
   if (header.origin() != PeerOf(own)) return "the envelope's origin is not the peer jurisdiction";
   if (header.destination() != own) return "the envelope is addressed to another jurisdiction";
   if (header.payload_digest() != digest) return "the payload does not match the header's digest";
   if (!record->ParseFromString(envelope.payload())) return "the payload is not a record";
   if (RecordTypeOf(*record) != header.record_type()) return "the payload's record type differs from the header's";
-  std::vector<v1::FieldViolation> violations = validation::ValidateRecord(*record, validation::Face::kPeer);
+  std::vector<v1::FieldViolation> violations = validation::ValidateRecord(*record, validation::Face::kPeer, options);
   if (!violations.empty()) {
     std::string reason = "invalid record:";
     for (size_t i = 0; i < violations.size(); ++i) {
@@ -52,8 +52,9 @@ std::string Judge(const v1::EnvelopeHeader& header, const v1::Envelope& envelope
 }  // namespace
 
 EnvelopeReceiver::EnvelopeReceiver(v1::Jurisdiction jurisdiction, store::Store* store,
-                                   const policy::ActivePolicy* policy, SequenceNotifier* inbox)
-    : jurisdiction_(jurisdiction), store_(store), policy_(policy), inbox_(inbox) {}
+                                   const policy::ActivePolicy* policy, SequenceNotifier* inbox,
+                                   validation::ValidationOptions validation)
+    : jurisdiction_(jurisdiction), store_(store), policy_(policy), inbox_(inbox), validation_(std::move(validation)) {}
 
 v1::DeliverResponse EnvelopeReceiver::Receive(const v1::Envelope& envelope) {
   const absl::Time now = absl::Now();
@@ -69,7 +70,7 @@ v1::DeliverResponse EnvelopeReceiver::Receive(const v1::Envelope& envelope) {
   }
 
   v1::Record record;
-  std::string reason = Judge(header, envelope, digest, jurisdiction_, &record);
+  std::string reason = Judge(header, envelope, digest, jurisdiction_, validation_, &record);
   if (reason.empty()) {
     if (absl::Status verdict = policy->Apply(policy::Direction::kInbound, &record); !verdict.ok()) {
       reason = std::string(verdict.message());

@@ -7,6 +7,7 @@
 #include "gateway/common/sequence_notifier.h"
 #include "gateway/policy/policy_engine.h"
 #include "gateway/store/store.h"
+#include "gateway/validation/record_validator.h"
 #include "iicc/v1/peer_exchange.pb.h"
 
 namespace iicc::exchange {
@@ -20,7 +21,7 @@ class EnvelopeReceiver {
   // `inbox` is published with the new inbox sequence after each commit;
   // `policy` decides what of a record enters.
   EnvelopeReceiver(v1::Jurisdiction jurisdiction, store::Store* store, const policy::ActivePolicy* policy,
-                   SequenceNotifier* inbox);
+                   SequenceNotifier* inbox, validation::ValidationOptions validation = {});
 
   // The answer to one envelope: a receipt (accepted, or rejected for good
   // with a reason: malformed, invalid, or refused by the inbound policy,
@@ -37,6 +38,7 @@ class EnvelopeReceiver {
   store::Store* const store_;
   const policy::ActivePolicy* const policy_;
   SequenceNotifier* const inbox_;
+  const validation::ValidationOptions validation_;
 };
 
 }  // namespace iicc::exchange

@@ -21,8 +21,13 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
 
 RecordAcceptor::RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* store,
                                const security::Authorizer* authorizer, const policy::ActivePolicy* policy,
-                               SequenceNotifier* outbox)
-    : jurisdiction_(jurisdiction), store_(store), authorizer_(authorizer), policy_(policy), outbox_(outbox) {}
+                               SequenceNotifier* outbox, validation::ValidationOptions validation)
+    : jurisdiction_(jurisdiction),
+      store_(store),
+      authorizer_(authorizer),
+      policy_(policy),
+      outbox_(outbox),
+      validation_(std::move(validation)) {}
 
 absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view identity,
                                                           const v1::SubmitRequest& request) {
@@ -33,7 +38,8 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
                                           : !authorizer_->Allows(identity, v1::ROLE_SUBMIT, type)) {
     return absl::PermissionDeniedError(absl::StrCat(identity, " may not submit ", RecordTypeName(type), " records"));
   }
-  if (std::vector<v1::FieldViolation> violations = validation::ValidateSubmitRequest(request); !violations.empty()) {
+  if (std::vector<v1::FieldViolation> violations = validation::ValidateSubmitRequest(request, validation_);
+      !violations.empty()) {
     return InvalidArgumentWithViolations(violations);
   }
 
@@ -41,6 +47,7 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   // serialized once; its digest is what the header (and later the
   // signature) covers. Idempotency compares the record as submitted.
   v1::Record filtered = request.record();
+  validation::NormalizeRecord(&filtered);
   const std::shared_ptr<const policy::CompiledPolicy> policy = policy_->Get();
   if (absl::Status verdict = policy->Apply(policy::Direction::kOutbound, &filtered); !verdict.ok()) {
     return verdict;

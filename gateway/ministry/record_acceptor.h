@@ -10,6 +10,7 @@
 #include "gateway/policy/policy_engine.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/store/store.h"
+#include "gateway/validation/record_validator.h"
 #include "iicc/v1/ministry_gateway.pb.h"
 
 namespace iicc::ministry {
@@ -20,7 +21,8 @@ class RecordAcceptor {
   // `outbox` is bumped after each newly accepted record; `policy` decides
   // what of a record leaves.
   RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* store, const security::Authorizer* authorizer,
-                 const policy::ActivePolicy* policy, SequenceNotifier* outbox);
+                 const policy::ActivePolicy* policy, SequenceNotifier* outbox,
+                 validation::ValidationOptions validation = {});
 
   // Accepts `request` from `identity`: authorizes, validates, applies the
   // outbound policy, and blocks until the filtered record is durable.
@@ -42,6 +44,7 @@ class RecordAcceptor {
   const security::Authorizer* const authorizer_;
   const policy::ActivePolicy* const policy_;
   SequenceNotifier* const outbox_;
+  const validation::ValidationOptions validation_;
 };
 
 }  // namespace iicc::ministry

@@ -22,6 +22,7 @@
 #include "gateway/security/authorizer.h"
 #include "gateway/security/tls.h"
 #include "gateway/store/sqlite_store.h"
+#include "gateway/validation/record_validator.h"
 
 namespace iicc::server {
 namespace {
@@ -32,6 +33,12 @@ constexpr int kWorkerThreads = 4;
 // Room for an envelope's header and proof (certificate chain included)
 // beyond the record it carries.
 constexpr int kEnvelopeOverheadBytes = 64 * 1024;
+
+validation::ValidationOptions ValidationOptionsOf(const v1::GatewayConfig& config) {
+  validation::ValidationOptions options;
+  options.extra_units.assign(config.validation().extra_units().begin(), config.validation().extra_units().end());
+  return options;
+}
 
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
@@ -69,10 +76,10 @@ struct Gateway::State {
         store(std::move(store_in)),
         authorizer(config),
         inbox(inbox_high_water),
-        acceptor(config.jurisdiction(), store.get(), &authorizer, &policy, &outbox),
+        acceptor(config.jurisdiction(), store.get(), &authorizer, &policy, &outbox, ValidationOptionsOf(config)),
         reader(store.get(), &authorizer),
         ministry_service(&acceptor, &reader, &inbox, &workers),
-        receiver(config.jurisdiction(), store.get(), &policy, &inbox),
+        receiver(config.jurisdiction(), store.get(), &policy, &inbox, ValidationOptionsOf(config)),
         peer_service(config.peer().peer_spiffe_id(), &receiver, &workers) {}
 };
 
