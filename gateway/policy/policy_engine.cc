@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -131,9 +132,16 @@ std::string Pseudonym(const CompiledRule& rule, const std::string& value) {
   return absl::StrCat("ps:", rule.key_id, ":", encoded);
 }
 
+// `*` and the last keep_last characters (UTF-8 code points, never a cut
+// byte sequence).
 std::string Masked(const CompiledRule& rule, const std::string& value) {
-  const size_t keep = std::min<size_t>(rule.keep_last, value.size());
-  return absl::StrCat("*", absl::string_view(value).substr(value.size() - keep));
+  size_t start = value.size();
+  for (uint32_t kept = 0; kept < rule.keep_last && start > 0; ++kept) {
+    do {
+      --start;
+    } while (start > 0 && (static_cast<unsigned char>(value[start]) & 0xC0) == 0x80);
+  }
+  return absl::StrCat("*", absl::string_view(value).substr(start));
 }
 
 }  // namespace
@@ -176,14 +184,10 @@ class CompiledRecordPolicy {
     if (depth + 1 == check.path.size()) {
       if (!AllHold(rule, message)) return;
       if (rule.kind == ActionKind::kRequire) {
-        bool present;
-        if (field->is_repeated()) {
-          present = reflection->FieldSize(message, field) > 0;
-        } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE || field->has_presence()) {
-          present = reflection->HasField(message, field);
-        } else {
-          present = reflection->HasField(message, field);  // proto3 scalars: set means non-default.
-        }
+        // HasField is presence for messages and optional fields, and "not the
+        // default value" for proto3 scalars.
+        const bool present =
+            field->is_repeated() ? reflection->FieldSize(message, field) > 0 : reflection->HasField(message, field);
         if (!present) {
           refusals->push_back(absl::StrCat(here, ": ", rule.reason));
           Note(trace, here, rule.kind, &rule);
@@ -215,14 +219,11 @@ class CompiledRecordPolicy {
         RunCheck(check, reflection->GetRepeatedMessage(message, field, i), depth + 1, absl::StrCat(here, "[", i, "]"),
                  refusals, trace);
       }
-    } else if (reflection->HasField(message, field)) {
+    } else {
+      // An absent message reads as its default instance: a required field in
+      // it is missing (unless the rule's conditions do not hold there), and
+      // nothing in it can be denied.
       RunCheck(check, reflection->GetMessage(message, field), depth + 1, here, refusals, trace);
-    } else if (rule.kind == ActionKind::kRequire) {
-      // The field's message is absent, so the field is too.
-      std::string missing = here;
-      for (size_t d = depth + 1; d < check.path.size(); ++d) absl::StrAppend(&missing, ".", check.path[d]->name());
-      refusals->push_back(absl::StrCat(missing, ": ", rule.reason));
-      Note(trace, missing, rule.kind, &rule);
     }
   }
 
@@ -258,26 +259,32 @@ class CompiledRecordPolicy {
     const Reflection* reflection = message->GetReflection();
     std::vector<const FieldDescriptor*> fields;
     reflection->ListFields(*message, &fields);
+    // Every rule is chosen on the message as it arrived, before any sibling
+    // is transformed: a condition never sees a pseudonym made here.
+    struct Decision {
+      const FieldDescriptor* field;
+      const Node* child;
+      const CompiledRule* rule;
+    };
+    absl::InlinedVector<Decision, 16> decisions;
     for (const FieldDescriptor* field : fields) {
       const Node* child = node.Find(field);
-      const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
-      if (child == nullptr) {
-        if (!keep_by_default) {
-          reflection->ClearField(message, field);
-          Note(trace, Join(prefix, field), ActionKind::kDrop, nullptr);
-        }
-        continue;
-      }
       const CompiledRule* rule = nullptr;
-      for (const CompiledRule& candidate : child->transforms) {
-        if (AllHold(candidate, *message)) {
-          rule = &candidate;
-          break;
+      if (child != nullptr) {
+        for (const CompiledRule& candidate : child->transforms) {
+          if (AllHold(candidate, *message)) {
+            rule = &candidate;
+            break;
+          }
         }
       }
+      decisions.push_back(Decision{field, child, rule});
+    }
+    for (const auto& [field, child, rule] : decisions) {
+      const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
       const std::string here = trace != nullptr ? Join(prefix, field) : std::string();
       if (rule == nullptr) {
-        if (is_message && !child->children.empty()) {
+        if (child != nullptr && is_message && !child->children.empty()) {
           Descend(*child, message, field, keep_by_default, here, trace);
         } else if (!keep_by_default) {
           reflection->ClearField(message, field);
