@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gateway/store/sqlite_store.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -201,11 +202,18 @@ TEST_F(EnvelopeReceiverTest, PublishesEachNewSequence) {
   EXPECT_EQ(inbox[1].sequence, 2);
 }
 
+// A valid record from clients/examples/<name>.json.
+v1::Record Example(const std::string& name) {
+  v1::Record record;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      testing::ReadFileOrEmpty(testing::SourceDir() + "/clients/examples/" + name + ".json"), &record);
+  EXPECT_TRUE(status.ok()) << name << ": " << status.message();
+  return record;
+}
+
 TEST_F(EnvelopeReceiverTest, AcceptsEveryRecordType) {
-  v1::Record enterprise;
-  enterprise.mutable_enterprise()->set_name("Gulistan Textiles");
-  v1::Record investment;
-  investment.mutable_investment()->set_project_id("P-1");
+  const v1::Record enterprise = Example("enterprise");
+  const v1::Record investment = Example("investment");
   EnvelopeParts first = Parts(kRecordId, enterprise);
   first.header.set_record_type(v1::RECORD_TYPE_ENTERPRISE);
   EnvelopeParts second = Parts(kOtherRecordId, investment);

@@ -185,6 +185,33 @@ TEST_F(LinkTest, ForbiddenGoodsAreRejectedByThePeerAndTheSenderSeesWhy) {
   EXPECT_THAT(RecordIds(ListAllInbound(*uz_.MinistryStub())), ElementsAreArray({accepted}));
 }
 
+TEST_F(LinkTest, InvalidRecordsAreRefusedWithEveryBadFieldNamedAndNeverReachThePeer) {
+  kz_.StartAndWait();
+  uz_.StartAndWait();
+  v1::Record bad = SampleRecord("cargo");
+  v1::CargoRecord* cargo = bad.mutable_cargo();
+  cargo->mutable_consignor()->set_value("100140011058");  // Wrong check digit.
+  cargo->mutable_goods(0)->set_hs6("10019");              // Five digits.
+  cargo->mutable_goods(0)->set_gross_kg(1);               // Below the net mass.
+  cargo->mutable_goods(0)->mutable_customs_value()->set_currency_code("XXZ");
+  cargo->mutable_driver()->mutable_national_id()->set_value("ps:kz-dev:abc");  // No pseudonyms from a ministry.
+  auto kz = kz_.MinistryStub();
+  grpc::ClientContext context;
+  v1::SubmitResponse response;
+  const grpc::Status status = kz->Submit(&context, MakeSubmit("bad", bad), &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (const char* field :
+       {"record.cargo.consignor.value", "record.cargo.goods[0].hs6", "record.cargo.goods[0].gross_kg",
+        "record.cargo.goods[0].customs_value.currency_code", "record.cargo.driver.national_id.value"}) {
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr(field));
+  }
+  // No value is quoted back.
+  EXPECT_THAT(status.error_message(), ::testing::Not(::testing::HasSubstr("100140011058")));
+  const std::string good = SubmitOrFail(*kz, "good", SampleRecord("cargo"));
+  EXPECT_EQ(WaitForOutcome(*kz, good).state(), v1::DELIVERY_STATE_DELIVERED);
+  EXPECT_THAT(RecordIds(ListAllInbound(*uz_.MinistryStub())), ElementsAreArray({good}));
+}
+
 TEST_F(LinkTest, PeerFaceRefusesEveryIdentityButThePeerGateway) {
   kz_.StartAndWait();
   pki_.Issue("uz", "impostor", "spiffe://uz.iicc/gateway-impostor", "both");
