@@ -1,5 +1,7 @@
 #include "gateway/policy/policy_engine.h"
 
+#include "gateway/common/digest.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -1029,22 +1031,11 @@ TEST(PolicyApplyTest, InboundPassesARecordTypeWithoutAnEntryUnchanged) {
 // ===========================================================================
 // version()
 
-std::string SerializedDeterministically(const google::protobuf::Message& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
-
 TEST(PolicyVersionTest, IsTheHexSha256OfTheCanonicalPolicy) {
   auto policy = MustCompile(CargoOutbound("DEFAULT_ACTION_DROP", Rule("cargo.consignment_id", "keep {}")));
   ASSERT_NE(policy, nullptr);
   EXPECT_TRUE(std::regex_match(policy->version(), std::regex("[0-9a-f]{64}"))) << policy->version();
-  EXPECT_EQ(policy->version(), Hex(::iicc::testing::Sha256Of(SerializedDeterministically(policy->policy()))));
+  EXPECT_EQ(policy->version(), Hex(::iicc::testing::Sha256Of(SerializeDeterministic(policy->policy()))));
 }
 
 TEST(PolicyVersionTest, IsStableForTheSameTextAndIgnoresLayoutAndComments) {
