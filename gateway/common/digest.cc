@@ -2,7 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <memory>
 
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -39,6 +41,66 @@ std::string SerializeDeterministic(const google::protobuf::MessageLite& message)
     message.SerializeToCodedStream(&coded);
   }
   return out;
+}
+
+namespace {
+
+constexpr size_t kSha256BlockSize = 64;
+
+void Check(int openssl_result) {
+  if (openssl_result != 1) abort();  // Only fails when the library is broken or out of memory.
+}
+
+EVP_MD_CTX* PadState(const unsigned char (&key_block)[kSha256BlockSize], unsigned char pad) {
+  unsigned char padded[kSha256BlockSize];
+  for (size_t i = 0; i < kSha256BlockSize; ++i) padded[i] = key_block[i] ^ pad;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (ctx == nullptr) abort();
+  Check(EVP_DigestInit_ex2(ctx, EVP_sha256(), nullptr));
+  Check(EVP_DigestUpdate(ctx, padded, sizeof(padded)));
+  OPENSSL_cleanse(padded, sizeof(padded));
+  return ctx;
+}
+
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+}  // namespace
+
+HmacSha256::HmacSha256(absl::string_view key) {
+  // RFC 2104: a key longer than the block is hashed first; a shorter one is
+  // padded with zeros.
+  unsigned char key_block[kSha256BlockSize] = {};
+  if (key.size() > kSha256BlockSize) {
+    const std::string hashed = Sha256(key);
+    std::copy(hashed.begin(), hashed.end(), key_block);
+  } else {
+    std::copy(key.begin(), key.end(), key_block);
+  }
+  inner_ = PadState(key_block, 0x36);
+  outer_ = PadState(key_block, 0x5c);
+  OPENSSL_cleanse(key_block, sizeof(key_block));
+}
+
+HmacSha256::~HmacSha256() {
+  EVP_MD_CTX_free(inner_);
+  EVP_MD_CTX_free(outer_);
+}
+
+HmacSha256::Mac HmacSha256::Compute(std::initializer_list<absl::string_view> parts) const {
+  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> scratch(EVP_MD_CTX_new());
+  EVP_MD_CTX* ctx = scratch.get();
+  if (ctx == nullptr) abort();
+  Mac mac;
+  unsigned int size = 0;
+  Check(EVP_MD_CTX_copy_ex(ctx, inner_));
+  for (absl::string_view part : parts) Check(EVP_DigestUpdate(ctx, part.data(), part.size()));
+  Check(EVP_DigestFinal_ex(ctx, mac.data(), &size));
+  Check(EVP_MD_CTX_copy_ex(ctx, outer_));
+  Check(EVP_DigestUpdate(ctx, mac.data(), mac.size()));
+  Check(EVP_DigestFinal_ex(ctx, mac.data(), &size));
+  return mac;
 }
 
 }  // namespace iicc
