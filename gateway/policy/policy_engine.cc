@@ -1,7 +1,5 @@
 #include "gateway/policy/policy_engine.h"
 
-#include <openssl/hmac.h>
-
 #include <algorithm>
 
 #include "absl/container/inlined_vector.h"
@@ -34,6 +32,7 @@ constexpr const char* kActionNames[] = {"keep", "drop", "pseudonymise", "mask", 
 
 struct CompiledCondition {
   const FieldDescriptor* field = nullptr;
+  std::vector<int> enum_equals;  // For an enum field: `equals` as numbers.
   std::vector<std::string> equals;
   std::vector<std::string> starts_with;
   int char_position = -1;
@@ -44,7 +43,8 @@ struct CompiledRule {
   ActionKind kind = ActionKind::kKeep;
   std::vector<CompiledCondition> when;
   std::string key_id;
-  std::string key;
+  std::string pseudonym_prefix;               // "ps:<key_id>:"
+  std::shared_ptr<const HmacSha256> hmac;     // Keyed once per key id.
   uint32_t keep_last = 0;
   std::vector<std::string> equals;
   std::vector<std::string> starts_with;
@@ -56,16 +56,25 @@ struct CompiledRule {
 // One field of the transform tree: the rules that decide it, and the rules
 // deeper inside it.
 struct Node {
-  const FieldDescriptor* field = nullptr;
+  const FieldDescriptor* field = nullptr;  // Null for the root (iicc.v1.Record).
   std::vector<CompiledRule> transforms;
   std::vector<std::unique_ptr<Node>> children;
 
-  const Node* Find(const FieldDescriptor* f) const {
-    for (const auto& child : children) {
-      if (child->field == f) return child.get();
-    }
-    return nullptr;
-  }
+  // Built once the tree is complete (Plan()): every field of this node's
+  // message in field-number order, each with its child node if it has one,
+  // so that the hot path walks a table and never lists fields or looks up
+  // names.
+  struct Slot {
+    const FieldDescriptor* field;
+    const Node* child;
+  };
+  std::vector<Slot> plan;
+  // The reflection of this node's message type (null for a scalar field).
+  const Reflection* reflection = nullptr;
+  // Kept whole without conditions and without rules inside: applying the
+  // policy leaves this field as it is.
+  bool plain_keep = false;
+
   Node* FindOrAdd(const FieldDescriptor* f) {
     for (auto& child : children) {
       if (child->field == f) return child.get();
@@ -74,21 +83,51 @@ struct Node {
     children.back()->field = f;
     return children.back().get();
   }
+
+  void Plan(const Descriptor* type) {
+    plain_keep = transforms.size() == 1 && transforms[0].when.empty() && transforms[0].kind == ActionKind::kKeep &&
+                 children.empty();
+    if (type == nullptr) return;  // A scalar field.
+    reflection = google::protobuf::MessageFactory::generated_factory()->GetPrototype(type)->GetReflection();
+    plan.clear();
+    for (int i = 0; i < type->field_count(); ++i) {
+      const FieldDescriptor* f = type->field(i);
+      const Node* child = nullptr;
+      for (auto& candidate : children) {
+        if (candidate->field == f) child = candidate.get();
+      }
+      plan.push_back(Slot{f, child});
+    }
+    std::sort(plan.begin(), plan.end(), [](const Slot& a, const Slot& b) { return a.field->number() < b.field->number(); });
+    for (auto& child : children) child->Plan(child->field->message_type());
+  }
 };
+
+bool Present(const Reflection& reflection, const Message& message, const FieldDescriptor* field) {
+  return field->is_repeated() ? reflection.FieldSize(message, field) > 0 : reflection.HasField(message, field);
+}
 
 struct Check {
   std::vector<const FieldDescriptor*> path;
   CompiledRule rule;
 };
 
-// The value of a singular string or enum field as text.
-std::string ValueText(const Message& message, const FieldDescriptor* field) {
-  const Reflection* reflection = message.GetReflection();
+// The value of a singular string or enum field as text, without a copy;
+// `scratch` backs it where the message cannot.
+absl::string_view ValueText(const Reflection* reflection, const Message& message, const FieldDescriptor* field,
+                            std::string* scratch) {
   if (field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) return reflection->GetEnum(message, field)->name();
-  return reflection->GetString(message, field);
+  return reflection->GetStringReference(message, field, scratch);
 }
 
-bool Matches(const std::string& value, const std::vector<std::string>& equals,
+// The same for element `index` of a repeated field.
+absl::string_view RepeatedValueText(const Reflection* reflection, const Message& message, const FieldDescriptor* field,
+                                    int index, std::string* scratch) {
+  if (field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) return reflection->GetRepeatedEnum(message, field, index)->name();
+  return reflection->GetRepeatedStringReference(message, field, index, scratch);
+}
+
+bool Matches(absl::string_view value, const std::vector<std::string>& equals,
              const std::vector<std::string>& starts_with) {
   for (const std::string& candidate : equals) {
     if (value == candidate) return true;
@@ -99,8 +138,15 @@ bool Matches(const std::string& value, const std::vector<std::string>& equals,
   return false;
 }
 
-bool Holds(const CompiledCondition& condition, const Message& message) {
-  const std::string value = ValueText(message, condition.field);
+bool Holds(const CompiledCondition& condition, const Reflection* reflection, const Message& message) {
+  // The common case, an enum equal to one of a few values, compares numbers.
+  if (!condition.enum_equals.empty() && condition.starts_with.empty() && condition.char_position < 0) {
+    const int value = reflection->GetEnumValue(message, condition.field);
+    return std::find(condition.enum_equals.begin(), condition.enum_equals.end(), value) !=
+           condition.enum_equals.end();
+  }
+  std::string scratch;
+  const absl::string_view value = ValueText(reflection, message, condition.field, &scratch);
   if ((!condition.equals.empty() || !condition.starts_with.empty()) &&
       !Matches(value, condition.equals, condition.starts_with)) {
     return false;
@@ -114,34 +160,49 @@ bool Holds(const CompiledCondition& condition, const Message& message) {
   return true;
 }
 
-bool AllHold(const CompiledRule& rule, const Message& message) {
+bool AllHold(const CompiledRule& rule, const Reflection* reflection, const Message& message) {
   for (const CompiledCondition& condition : rule.when) {
-    if (!Holds(condition, message)) return false;
+    if (!Holds(condition, reflection, message)) return false;
   }
   return true;
 }
 
-std::string Pseudonym(const CompiledRule& rule, const std::string& value) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  const std::string input = rule.path + value;
-  HMAC(EVP_sha256(), rule.key.data(), static_cast<int>(rule.key.size()),
-       reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest, &size);
-  std::string encoded;
-  absl::WebSafeBase64Escape(absl::string_view(reinterpret_cast<const char*>(digest), size), &encoded);
-  return absl::StrCat("ps:", rule.key_id, ":", encoded);
+// DESIGN.md's pseudonym: "ps:<key_id>:" and the unpadded base64url of
+// HMAC-SHA-256(key, canonical path || value).
+std::string Pseudonym(const CompiledRule& rule, absl::string_view value) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const HmacSha256::Mac mac = rule.hmac->Compute({rule.path, value});
+  static_assert(HmacSha256::kSize % 3 == 2, "the tail below encodes two bytes");
+  char encoded[(HmacSha256::kSize * 4 + 2) / 3];
+  char* next = encoded;
+  size_t i = 0;
+  for (; i + 3 <= mac.size(); i += 3) {
+    const uint32_t group = (uint32_t{mac[i]} << 16) | (uint32_t{mac[i + 1]} << 8) | mac[i + 2];
+    *next++ = kAlphabet[group >> 18];
+    *next++ = kAlphabet[(group >> 12) & 63];
+    *next++ = kAlphabet[(group >> 6) & 63];
+    *next++ = kAlphabet[group & 63];
+  }
+  const uint32_t tail = (uint32_t{mac[i]} << 8) | mac[i + 1];
+  *next++ = kAlphabet[tail >> 10];
+  *next++ = kAlphabet[(tail >> 4) & 63];
+  *next++ = kAlphabet[(tail << 2) & 63];
+  std::string out;
+  out.reserve(rule.pseudonym_prefix.size() + sizeof(encoded));
+  out.append(rule.pseudonym_prefix).append(encoded, next - encoded);
+  return out;
 }
 
 // `*` and the last keep_last characters (UTF-8 code points, never a cut
 // byte sequence).
-std::string Masked(const CompiledRule& rule, const std::string& value) {
+std::string Masked(const CompiledRule& rule, absl::string_view value) {
   size_t start = value.size();
   for (uint32_t kept = 0; kept < rule.keep_last && start > 0; ++kept) {
     do {
       --start;
     } while (start > 0 && (static_cast<unsigned char>(value[start]) & 0xC0) == 0x80);
   }
-  return absl::StrCat("*", absl::string_view(value).substr(start));
+  return absl::StrCat("*", value.substr(start));
 }
 
 }  // namespace
@@ -155,7 +216,8 @@ class CompiledRecordPolicy {
 
   absl::Status Apply(Message* record, std::vector<TraceEntry>* trace) const {
     std::vector<std::string> refusals;
-    for (const Check& check : checks) RunCheck(check, *record, 0, "", &refusals, trace);
+    Crumbs crumbs;
+    for (const Check& check : checks) RunCheck(check, *record, &crumbs, &refusals, trace);
     if (!refusals.empty()) {
       return absl::FailedPreconditionError(absl::StrCat("refused by policy: ", absl::StrJoin(refusals, "; ")));
     }
@@ -175,79 +237,95 @@ class CompiledRecordPolicy {
                                 rule == nullptr ? 0 : rule->line, rule == nullptr ? std::string() : rule->reason});
   }
 
-  static void RunCheck(const Check& check, const Message& message, size_t depth, const std::string& prefix,
-                       std::vector<std::string>* refusals, std::vector<TraceEntry>* trace) {
+  // Where a check stands: the field at each depth and, for an element of a
+  // repeated field, its index (-1 otherwise). Rendered only for a refusal.
+  using Crumbs = absl::InlinedVector<std::pair<const FieldDescriptor*, int>, 8>;
+
+  static std::string Render(const Crumbs& crumbs) {
+    std::string out;
+    for (const auto& [field, index] : crumbs) {
+      if (!out.empty()) out.push_back('.');
+      out.append(field->name());
+      if (index >= 0) absl::StrAppend(&out, "[", index, "]");
+    }
+    return out;
+  }
+
+  static void Refuse(const CompiledRule& rule, const Crumbs& crumbs, std::vector<std::string>* refusals,
+                     std::vector<TraceEntry>* trace) {
+    std::string where = Render(crumbs);
+    refusals->push_back(absl::StrCat(where, ": ", rule.reason));
+    Note(trace, std::move(where), rule.kind, &rule);
+  }
+
+  static void RunCheck(const Check& check, const Message& message, Crumbs* crumbs, std::vector<std::string>* refusals,
+                       std::vector<TraceEntry>* trace) {
+    const size_t depth = crumbs->size();
     const FieldDescriptor* field = check.path[depth];
     const Reflection* reflection = message.GetReflection();
-    const std::string here = Join(prefix, field);
     const CompiledRule& rule = check.rule;
+    crumbs->emplace_back(field, -1);
     if (depth + 1 == check.path.size()) {
-      if (!AllHold(rule, message)) return;
-      if (rule.kind == ActionKind::kRequire) {
+      if (!AllHold(rule, reflection, message)) {
+        // Nothing to check here.
+      } else if (rule.kind == ActionKind::kRequire) {
         // HasField is presence for messages and optional fields, and "not the
         // default value" for proto3 scalars.
         const bool present =
             field->is_repeated() ? reflection->FieldSize(message, field) > 0 : reflection->HasField(message, field);
-        if (!present) {
-          refusals->push_back(absl::StrCat(here, ": ", rule.reason));
-          Note(trace, here, rule.kind, &rule);
-        }
-        return;
-      }
-      // deny_if
-      if (field->is_repeated()) {
+        if (!present) Refuse(rule, *crumbs, refusals, trace);
+      } else if (field->is_repeated()) {  // deny_if
+        std::string scratch;
         for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
-          const std::string value = field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM
-                                        ? reflection->GetRepeatedEnum(message, field, i)->name()
-                                        : reflection->GetRepeatedString(message, field, i);
-          if (Matches(value, rule.equals, rule.starts_with)) {
-            const std::string indexed = absl::StrCat(here, "[", i, "]");
-            refusals->push_back(absl::StrCat(indexed, ": ", rule.reason));
-            Note(trace, indexed, rule.kind, &rule);
+          if (Matches(RepeatedValueText(reflection, message, field, i, &scratch), rule.equals, rule.starts_with)) {
+            crumbs->back().second = i;
+            Refuse(rule, *crumbs, refusals, trace);
           }
         }
-      } else if (reflection->HasField(message, field) &&
-                 Matches(ValueText(message, field), rule.equals, rule.starts_with)) {
-        refusals->push_back(absl::StrCat(here, ": ", rule.reason));
-        Note(trace, here, rule.kind, &rule);
+      } else {
+        std::string scratch;
+        if (reflection->HasField(message, field) &&
+            Matches(ValueText(reflection, message, field, &scratch), rule.equals, rule.starts_with)) {
+          Refuse(rule, *crumbs, refusals, trace);
+        }
       }
-      return;
-    }
-    // An intermediate message.
-    if (field->is_repeated()) {
+    } else if (field->is_repeated()) {  // An intermediate message.
       for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
-        RunCheck(check, reflection->GetRepeatedMessage(message, field, i), depth + 1, absl::StrCat(here, "[", i, "]"),
-                 refusals, trace);
+        crumbs->back().second = i;
+        RunCheck(check, reflection->GetRepeatedMessage(message, field, i), crumbs, refusals, trace);
       }
     } else {
       // An absent message reads as its default instance: a required field in
       // it is missing (unless the rule's conditions do not hold there), and
       // nothing in it can be denied.
-      RunCheck(check, reflection->GetMessage(message, field), depth + 1, here, refusals, trace);
+      RunCheck(check, reflection->GetMessage(message, field), crumbs, refusals, trace);
     }
+    crumbs->pop_back();
   }
 
-  static void TransformStrings(const CompiledRule& rule, Message* message, const FieldDescriptor* field) {
-    const Reflection* reflection = message->GetReflection();
-    auto apply = [&rule](const std::string& value) {
+  static void TransformStrings(const CompiledRule& rule, const Reflection* reflection, Message* message,
+                               const FieldDescriptor* field) {
+    auto apply = [&rule](absl::string_view value) {
       return rule.kind == ActionKind::kPseudonymise ? Pseudonym(rule, value) : Masked(rule, value);
     };
+    std::string scratch;
     if (field->is_repeated()) {
       for (int i = 0; i < reflection->FieldSize(*message, field); ++i) {
-        reflection->SetRepeatedString(message, field, i, apply(reflection->GetRepeatedString(*message, field, i)));
+        reflection->SetRepeatedString(message, field, i,
+                                      apply(reflection->GetRepeatedStringReference(*message, field, i, &scratch)));
       }
     } else {
-      reflection->SetString(message, field, apply(reflection->GetString(*message, field)));
+      reflection->SetString(message, field, apply(reflection->GetStringReference(*message, field, &scratch)));
     }
   }
 
-  static void Descend(const Node& node, Message* message, const FieldDescriptor* field, bool keep_by_default,
-                      const std::string& here, std::vector<TraceEntry>* trace) {
-    const Reflection* reflection = message->GetReflection();
+  // Transforms the message(s) in `field` of `message` by `node`.
+  static void Descend(const Node& node, const Reflection* reflection, Message* message, const FieldDescriptor* field,
+                      bool keep_by_default, const std::string& here, std::vector<TraceEntry>* trace) {
     if (field->is_repeated()) {
       for (int i = 0; i < reflection->FieldSize(*message, field); ++i) {
         Transform(node, reflection->MutableRepeatedMessage(message, field, i), keep_by_default,
-                  absl::StrCat(here, "[", i, "]"), trace);
+                  trace != nullptr ? absl::StrCat(here, "[", i, "]") : std::string(), trace);
       }
     } else {
       Transform(node, reflection->MutableMessage(message, field), keep_by_default, here, trace);
@@ -256,9 +334,7 @@ class CompiledRecordPolicy {
 
   static void Transform(const Node& node, Message* message, bool keep_by_default, const std::string& prefix,
                         std::vector<TraceEntry>* trace) {
-    const Reflection* reflection = message->GetReflection();
-    std::vector<const FieldDescriptor*> fields;
-    reflection->ListFields(*message, &fields);
+    const Reflection* reflection = node.reflection;
     // Every rule is chosen on the message as it arrived, before any sibling
     // is transformed: a condition never sees a pseudonym made here.
     struct Decision {
@@ -267,25 +343,27 @@ class CompiledRecordPolicy {
       const CompiledRule* rule;
     };
     absl::InlinedVector<Decision, 16> decisions;
-    for (const FieldDescriptor* field : fields) {
-      const Node* child = node.Find(field);
+    for (const Node::Slot& slot : node.plan) {
+      // A field the policy leaves as it is needs a look only for the trace.
+      if (trace == nullptr && (slot.child == nullptr ? keep_by_default : slot.child->plain_keep)) continue;
+      if (!Present(*reflection, *message, slot.field)) continue;
       const CompiledRule* rule = nullptr;
-      if (child != nullptr) {
-        for (const CompiledRule& candidate : child->transforms) {
-          if (AllHold(candidate, *message)) {
+      if (slot.child != nullptr) {
+        for (const CompiledRule& candidate : slot.child->transforms) {
+          if (AllHold(candidate, reflection, *message)) {
             rule = &candidate;
             break;
           }
         }
       }
-      decisions.push_back(Decision{field, child, rule});
+      decisions.push_back(Decision{slot.field, slot.child, rule});
     }
     for (const auto& [field, child, rule] : decisions) {
       const bool is_message = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE;
       const std::string here = trace != nullptr ? Join(prefix, field) : std::string();
       if (rule == nullptr) {
         if (child != nullptr && is_message && !child->children.empty()) {
-          Descend(*child, message, field, keep_by_default, here, trace);
+          Descend(*child, reflection, message, field, keep_by_default, here, trace);
         } else if (!keep_by_default) {
           reflection->ClearField(message, field);
           Note(trace, here, ActionKind::kDrop, nullptr);
@@ -295,14 +373,14 @@ class CompiledRecordPolicy {
       Note(trace, here, rule->kind, rule);
       switch (rule->kind) {
         case ActionKind::kKeep:
-          if (is_message && !child->children.empty()) Descend(*child, message, field, true, here, trace);
+          if (is_message && !child->children.empty()) Descend(*child, reflection, message, field, true, here, trace);
           break;
         case ActionKind::kDrop:
           reflection->ClearField(message, field);
           break;
         case ActionKind::kPseudonymise:
         case ActionKind::kMask:
-          TransformStrings(*rule, message, field);
+          TransformStrings(*rule, reflection, message, field);
           break;
         case ActionKind::kRequire:
         case ActionKind::kDenyIf:
@@ -343,6 +421,7 @@ class RecordPolicyCompiler {
       }
       CompileRule(input.rules(i), kind_field, line, out.get());
     }
+    out->root.Plan(v1::Record::descriptor());
     return out;
   }
 
@@ -423,7 +502,10 @@ class RecordPolicyCompiler {
           Error(line,
                 absl::StrCat("pseudonymise: key_id '", compiled.key_id, "' is not among the gateway's pseudonym_keys"));
         } else {
-          compiled.key = key->second;
+          compiled.pseudonym_prefix = absl::StrCat("ps:", compiled.key_id, ":");
+          std::shared_ptr<const HmacSha256>& hmac = hmacs_[compiled.key_id];
+          if (hmac == nullptr) hmac = std::make_shared<const HmacSha256>(key->second);
+          compiled.hmac = hmac;
         }
         break;
       }
@@ -476,7 +558,12 @@ class RecordPolicyCompiler {
       if (c.equals.empty() && c.starts_with.empty() && c.char_position < 0) {
         Error(line, "condition: needs equals, starts_with or char_at");
       }
-      if (c.field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) CheckEnumNames(line, c.field, c.equals);
+      if (c.field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) {
+        CheckEnumNames(line, c.field, c.equals);
+        for (const std::string& name : c.equals) {
+          if (const auto* value = c.field->enum_type()->FindValueByName(name)) c.enum_equals.push_back(value->number());
+        }
+      }
       compiled.when.push_back(std::move(c));
     }
 
@@ -506,6 +593,7 @@ class RecordPolicyCompiler {
 
   const std::string& source_;
   const PseudonymKeys& keys_;
+  absl::flat_hash_map<std::string, std::shared_ptr<const HmacSha256>> hmacs_;
   std::vector<std::string>* errors_;
 };
 
