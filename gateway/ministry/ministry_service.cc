@@ -8,6 +8,8 @@
 #include "gateway/common/errors.h"
 #include "gateway/common/grpc_status.h"
 #include "gateway/security/tls.h"
+#include "google/protobuf/arena.h"
+#include "grpcpp/support/message_allocator.h"
 
 namespace iicc::ministry {
 namespace {
@@ -60,7 +62,7 @@ class SubmitStreamReactor final : public grpc::ServerBidiReactor<v1::SubmitReque
       return;
     }
     workers_->Schedule([this] {
-      absl::StatusOr<v1::SubmitResponse> result = acceptor_->Submit(identity_, request_);
+      absl::StatusOr<v1::SubmitResponse> result = acceptor_->Submit(identity_, &request_);
       if (result.ok()) {
         response_ = *std::move(result);
       } else {
@@ -186,14 +188,52 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord
 
 }  // namespace
 
+// gRPC's callback API hands a unary handler a const request. With this
+// allocator the service owns the messages: each call parses into its own
+// protobuf arena (cheap to fill, freed at once), and the handler reaches the
+// request through the allocator state to filter its record in place.
+class MinistryService::SubmitAllocator final : public grpc::MessageAllocator<v1::SubmitRequest, v1::SubmitResponse> {
+ public:
+  using Holder = grpc::MessageHolder<v1::SubmitRequest, v1::SubmitResponse>;
+
+  Holder* AllocateMessages() override { return new ArenaHolder(); }
+
+  // The request of the call `context` serves.
+  static v1::SubmitRequest* MutableRequest(grpc::CallbackServerContext* context) {
+    return static_cast<Holder*>(context->GetRpcAllocatorState())->request();
+  }
+
+ private:
+  class ArenaHolder final : public Holder {
+   public:
+    ArenaHolder() {
+      set_request(google::protobuf::Arena::CreateMessage<v1::SubmitRequest>(&arena_));
+      set_response(google::protobuf::Arena::CreateMessage<v1::SubmitResponse>(&arena_));
+    }
+    void Release() override { delete this; }
+
+   private:
+    google::protobuf::Arena arena_;
+  };
+};
+
 MinistryService::MinistryService(RecordAcceptor* acceptor, const InboxReader* reader, SequenceNotifier* inbox,
                                  ThreadPool* workers)
-    : acceptor_(acceptor), reader_(reader), inbox_(inbox), workers_(workers) {}
+    : acceptor_(acceptor),
+      reader_(reader),
+      inbox_(inbox),
+      workers_(workers),
+      submit_allocator_(std::make_unique<SubmitAllocator>()) {
+  SetMessageAllocatorFor_Submit(submit_allocator_.get());
+}
+
+MinistryService::~MinistryService() = default;
 
 grpc::ServerUnaryReactor* MinistryService::Submit(grpc::CallbackServerContext* context,
-                                                  const v1::SubmitRequest* request, v1::SubmitResponse* response) {
+                                                  const v1::SubmitRequest* /*request*/, v1::SubmitResponse* response) {
+  v1::SubmitRequest* request = SubmitAllocator::MutableRequest(context);
   return ServeUnary(context, workers_, response,
-                    [this, request](const std::string& identity) { return acceptor_->Submit(identity, *request); });
+                    [this, request](const std::string& identity) { return acceptor_->Submit(identity, request); });
 }
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* MinistryService::SubmitStream(

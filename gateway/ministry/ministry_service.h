@@ -4,6 +4,8 @@
 #ifndef IICC_GATEWAY_MINISTRY_MINISTRY_SERVICE_H_
 #define IICC_GATEWAY_MINISTRY_MINISTRY_SERVICE_H_
 
+#include <memory>
+
 #include "gateway/common/sequence_notifier.h"
 #include "gateway/common/thread_pool.h"
 #include "gateway/ministry/inbox_reader.h"
@@ -19,6 +21,7 @@ class MinistryService final : public v1::MinistryGateway::CallbackService {
   // `inbox` is published with the inbox high-water mark after each commit;
   // subscriptions wait on it.
   MinistryService(RecordAcceptor* acceptor, const InboxReader* reader, SequenceNotifier* inbox, ThreadPool* workers);
+  ~MinistryService() override;
 
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context, const v1::SubmitRequest* request,
                                    v1::SubmitResponse* response) override;
@@ -34,10 +37,15 @@ class MinistryService final : public v1::MinistryGateway::CallbackService {
                                                v1::ListInboundRecordsResponse* response) override;
 
  private:
+  class SubmitAllocator;
+
   RecordAcceptor* const acceptor_;
   const InboxReader* const reader_;
   SequenceNotifier* const inbox_;
   ThreadPool* const workers_;
+  // Gives each unary Submit a request on its own arena that the handler may
+  // change in place.
+  const std::unique_ptr<SubmitAllocator> submit_allocator_;
 };
 
 }  // namespace iicc::ministry

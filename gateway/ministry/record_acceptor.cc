@@ -29,38 +29,38 @@ RecordAcceptor::RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* stor
       outbox_(outbox),
       validation_(std::move(validation)) {}
 
-absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view identity,
-                                                          const v1::SubmitRequest& request) {
-  const v1::RecordType type = RecordTypeOf(request.record());
+absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view identity, v1::SubmitRequest* request) {
+  const v1::RecordType type = RecordTypeOf(request->record());
   // Authorize before validating, so that an unauthorized caller learns
   // nothing about the rules.
   if (type == v1::RECORD_TYPE_UNSPECIFIED ? !authorizer_->HasRole(identity, v1::ROLE_SUBMIT)
                                           : !authorizer_->Allows(identity, v1::ROLE_SUBMIT, type)) {
     return absl::PermissionDeniedError(absl::StrCat(identity, " may not submit ", RecordTypeName(type), " records"));
   }
-  if (std::vector<v1::FieldViolation> violations = validation::ValidateSubmitRequest(request, validation_);
+  if (std::vector<v1::FieldViolation> violations = validation::ValidateSubmitRequest(*request, validation_);
       !violations.empty()) {
     return InvalidArgumentWithViolations(violations);
   }
 
-  // The payload is what travels: the record after the outbound policy,
-  // serialized once; its digest is what the header (and later the
-  // signature) covers. Idempotency compares the record as submitted.
-  v1::Record filtered = request.record();
-  validation::NormalizeRecord(&filtered);
+  // Idempotency compares the record as submitted, so its bytes are taken
+  // before the record changes. The payload is what travels: the record after
+  // the outbound policy, serialized once; its digest is what the header (and
+  // later the signature) covers.
+  const std::string as_submitted = SerializeDeterministic(request->record());
+  v1::Record* filtered = request->mutable_record();
+  validation::NormalizeRecord(filtered);
   const std::shared_ptr<const policy::CompiledPolicy> policy = policy_->Get();
-  if (absl::Status verdict = policy->Apply(policy::Direction::kOutbound, &filtered); !verdict.ok()) {
+  if (absl::Status verdict = policy->Apply(policy::Direction::kOutbound, filtered); !verdict.ok()) {
     return verdict;
   }
   const absl::Time now = absl::Now();
-  const std::string as_submitted = SerializeDeterministic(request.record());
-  const std::string payload = SerializeDeterministic(filtered);
+  const std::string payload = SerializeDeterministic(*filtered);
 
   store::OutboundRecord record;
   record.record_id = NewUuidV7(now);
   record.record_type = type;
   record.submitter = std::string(identity);
-  record.request_id = request.request_id();
+  record.request_id = request->request_id();
   record.request_digest = Sha256(as_submitted);
   record.accepted_time = now;
 
@@ -90,7 +90,7 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
       break;
   }
   v1::SubmitResponse response;
-  response.set_request_id(request.request_id());
+  response.set_request_id(request->request_id());
   response.set_record_id(outcome->record_id);
   response.set_state(v1::DELIVERY_STATE_QUEUED);
   return response;

@@ -32,7 +32,18 @@ class RecordAcceptor {
   // reason), ALREADY_EXISTS (the request_id named another record; see
   // RecordIdOf), or the store's error (RESOURCE_EXHAUSTED when the disk is
   // full).
-  absl::StatusOr<v1::SubmitResponse> Submit(absl::string_view identity, const v1::SubmitRequest& request);
+  //
+  // The request is the caller's to give up: its record is normalized and
+  // filtered in place (what travels is made from it without a copy), so on
+  // return `request->record()` holds what the policy let through, or is
+  // unspecified after an error. The request_id is left as it was.
+  absl::StatusOr<v1::SubmitResponse> Submit(absl::string_view identity, v1::SubmitRequest* request);
+
+  // The same on a copy, for callers that keep their request.
+  absl::StatusOr<v1::SubmitResponse> Submit(absl::string_view identity, const v1::SubmitRequest& request) {
+    v1::SubmitRequest copy = request;
+    return Submit(identity, &copy);
+  }
 
   // The status of `record_id` if `identity` submitted it or holds the status
   // role for its type; NOT_FOUND otherwise (whether or not it exists).

@@ -34,7 +34,9 @@ void ExpectFilteredByDefaultPolicy(const v1::Record& sent, const v1::Record& rec
     EXPECT_THAT(out.full_name(), PseudonymOf(key_id));
     EXPECT_EQ(out.national_id().scheme(), in.national_id().scheme());
     EXPECT_THAT(out.national_id().value(), PseudonymOf(key_id));
-    if (!in.document_number().empty()) EXPECT_THAT(out.document_number(), PseudonymOf(key_id));
+    if (!in.document_number().empty()) {
+      EXPECT_THAT(out.document_number(), PseudonymOf(key_id));
+    }
     EXPECT_EQ(out.nationality(), in.nationality());
     EXPECT_FALSE(out.has_birth_date());
     EXPECT_EQ(out.address(), "");

@@ -186,6 +186,30 @@ TEST_F(RecordAcceptorTest, StoredEnvelopeCarriesHeaderAndPayload) {
   EXPECT_TRUE(MessageDifferencer::Equals(payload, submitted)) << payload.DebugString();
 }
 
+// The gateway hands Submit the request it parsed and lets it filter the
+// record in place. Idempotency still compares the record as submitted.
+TEST_F(RecordAcceptorTest, InPlaceSubmitFiltersTheRequestAndRemembersItAsSubmitted) {
+  v1::Record submitted = CargoRecord("C-1");
+  submitted.mutable_cargo()->mutable_goods(0)->set_unit("PCE");  // Normalized to H87 on the way out.
+  v1::SubmitRequest request = Request("req-1", submitted);
+  absl::StatusOr<v1::SubmitResponse> first = acceptor_->Submit(kRegistry, &request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(request.request_id(), "req-1");
+  EXPECT_EQ(request.record().cargo().goods(0).unit(), "H87");
+  v1::Record payload;
+  ASSERT_TRUE(payload.ParseFromString(OnlyEnvelope().payload()));
+  EXPECT_TRUE(MessageDifferencer::Equals(payload, request.record())) << payload.DebugString();
+
+  // A retry of the original request is the same record...
+  absl::StatusOr<v1::SubmitResponse> replay = acceptor_->Submit(kRegistry, Request("req-1", submitted));
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->record_id(), first->record_id());
+  // ...while the filtered record under the same request_id is other content.
+  absl::StatusOr<v1::SubmitResponse> changed = acceptor_->Submit(kRegistry, request);
+  EXPECT_EQ(changed.status().code(), absl::StatusCode::kAlreadyExists) << changed.status();
+  EXPECT_EQ(Pending(), 1);
+}
+
 TEST_F(RecordAcceptorTest, UzGatewayAddressesEnvelopesToKz) {
   RecordAcceptor uz(v1::JURISDICTION_UZ, store_.get(), &authorizer_, &policy_, &outbox_);
   absl::StatusOr<v1::SubmitResponse> response = uz.Submit(kRegistry, Request("req-1", EnterpriseRecord()));
