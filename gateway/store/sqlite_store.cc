@@ -2,10 +2,15 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gateway/common/digest.h"
 #include "gateway/common/status_macros.h"
+#include "gateway/store/audit.h"
 
 namespace iicc::store {
 namespace {
@@ -50,11 +55,32 @@ constexpr const char* kMigrations[] = {
       receipt        BLOB NOT NULL
     ) WITHOUT ROWID;
     )sql",
+    // 1 -> 2: the audit chain, append-only even to SQL.
+    R"sql(
+    CREATE TABLE audit (
+      sequence      INTEGER PRIMARY KEY,
+      time_nanos    INTEGER NOT NULL,
+      kind          INTEGER NOT NULL,
+      record_id     TEXT NOT NULL,
+      identity      TEXT NOT NULL,
+      digest        BLOB NOT NULL,
+      detail        TEXT NOT NULL,
+      previous_hash BLOB NOT NULL,
+      hash          BLOB NOT NULL
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+      BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+      BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
+    )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion, "one migration per schema version");
 
 int64_t ToNanos(absl::Time t) { return absl::ToUnixNanos(t); }
 absl::Time FromNanos(int64_t n) { return absl::FromUnixNanos(n); }
+
+// Writers committed together at most; bounds one transaction's size.
+constexpr size_t kMaxGroup = 256;
 
 }  // namespace
 
@@ -125,7 +151,17 @@ absl::StatusCode CodeFor(int rc) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path) {
+// One caller of Write, queued.
+struct SqliteStore::Writer {
+  explicit Writer(absl::FunctionRef<absl::Status()> b) : body(b) {}
+  absl::FunctionRef<absl::Status()> body;
+  absl::Status status;
+  bool done = false;
+  absl::CondVar turn;  // Signalled when done, or when first in the queue.
+};
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                               const SqliteStoreOptions& options) {
   sqlite3* db = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -170,7 +206,27 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
       return fail(s);
     }
   }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(db, kSchemaVersion));
+  if (options.max_size_bytes > 0) {
+    int64_t page_size = 0;
+    {
+      Statement stmt(db, "PRAGMA page_size");
+      if (stmt.Step() != SQLITE_ROW) return fail(absl::InternalError("cannot read the store's page size"));
+      page_size = stmt.Int(0);
+    }
+    const int64_t pages = std::max<int64_t>(1, options.max_size_bytes / page_size);
+    if (absl::Status s = exec(absl::StrCat("PRAGMA max_page_count = ", pages).c_str()); !s.ok()) return fail(s);
+  }
+  AuditHead head{0, AuditGenesisHash()};
+  {
+    Statement stmt(db, "SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1");
+    const int rc = stmt.Step();
+    if (rc == SQLITE_ROW) {
+      head = AuditHead{stmt.Int(0), stmt.Text(1)};
+    } else if (rc != SQLITE_DONE) {
+      return fail(absl::InternalError(absl::StrCat("store ", path, ": cannot read the audit chain's head")));
+    }
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(db, kSchemaVersion, std::move(head)));
 }
 
 SqliteStore::~SqliteStore() {
@@ -187,19 +243,145 @@ absl::Status SqliteStore::Exec(const char* sql) {
   return absl::OkStatus();
 }
 
-template <typename Body>
-absl::Status SqliteStore::InTransaction(Body body) {
-  IICC_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  absl::Status status = body();
-  if (status.ok()) status = Exec("COMMIT");
-  if (!status.ok()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  return status;
+absl::Status SqliteStore::Write(absl::FunctionRef<absl::Status()> body) {
+  Writer self(body);
+  queue_mu_.Lock();
+  writers_.push_back(&self);
+  while (!self.done && writers_.front() != &self) self.turn.Wait(&queue_mu_);
+  if (self.done) {  // A leader committed this call with its group.
+    queue_mu_.Unlock();
+    return self.status;
+  }
+  // First in the queue: commit for everyone queued so far.
+  std::vector<Writer*> batch(writers_.begin(), writers_.begin() + std::min(writers_.size(), kMaxGroup));
+  queue_mu_.Unlock();
+  CommitBatch(batch);
+  queue_mu_.Lock();
+  for (Writer* member : batch) {
+    writers_.pop_front();
+    if (member != &self) {
+      member->done = true;
+      member->turn.Signal();
+    }
+  }
+  if (!writers_.empty()) writers_.front()->turn.Signal();  // The next leader.
+  queue_mu_.Unlock();
+  return self.status;
+}
+
+void SqliteStore::CommitBatch(const std::vector<Writer*>& batch) {
+  absl::MutexLock lock(&mu_);
+  const AuditHead before = audit_head_;
+  auto fail_all = [&](const absl::Status& status) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    audit_head_ = before;
+    for (Writer* member : batch) member->status = status;
+  };
+  if (absl::Status begin = Exec("BEGIN IMMEDIATE"); !begin.ok()) {
+    fail_all(begin);
+    return;
+  }
+  const bool alone = batch.size() == 1;
+  for (Writer* member : batch) {
+    if (!alone) {
+      if (absl::Status mark = Exec("SAVEPOINT writer"); !mark.ok()) {
+        fail_all(mark);
+        return;
+      }
+    }
+    const AuditHead head = audit_head_;
+    member->status = member->body();
+    if (alone) {
+      if (!member->status.ok()) {
+        fail_all(member->status);
+        return;
+      }
+      continue;
+    }
+    if (!member->status.ok()) {
+      // Undo this call alone; the others keep their changes.
+      audit_head_ = head;
+      if (absl::Status undo = Exec("ROLLBACK TO writer"); !undo.ok()) {
+        fail_all(undo);
+        return;
+      }
+    }
+    if (absl::Status release = Exec("RELEASE writer"); !release.ok()) {
+      fail_all(release);
+      return;
+    }
+  }
+  if (absl::Status commit = Exec("COMMIT"); !commit.ok()) {
+    fail_all(commit);
+    return;
+  }
+  ++commits_;
+}
+
+absl::Status SqliteStore::AppendAuditLocked(const AuditEvent& event) {
+  v1::AuditEntry entry;
+  entry.set_sequence(audit_head_.sequence + 1);
+  const int64_t now = ToNanos(absl::Now());
+  entry.mutable_time()->set_seconds(now / 1000000000);
+  entry.mutable_time()->set_nanos(static_cast<int32_t>(now % 1000000000));
+  entry.set_kind(event.kind);
+  entry.set_record_id(event.record_id);
+  entry.set_identity(event.identity);
+  entry.set_digest(event.digest);
+  entry.set_detail(event.detail);
+  entry.set_previous_hash(audit_head_.hash);
+  entry.set_hash(AuditHash(entry));
+  Statement insert(db_,
+                   "INSERT INTO audit (sequence, time_nanos, kind, record_id, identity, digest, detail, "
+                   "previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.Bind(1, entry.sequence())
+      .Bind(2, now)
+      .Bind(3, static_cast<int64_t>(entry.kind()))
+      .Bind(4, entry.record_id())
+      .Bind(5, entry.identity())
+      .BindBlob(6, entry.digest())
+      .Bind(7, entry.detail())
+      .BindBlob(8, entry.previous_hash())
+      .BindBlob(9, entry.hash());
+  if (insert.Step() != SQLITE_DONE) return Error("audit insert");
+  audit_head_ = AuditHead{entry.sequence(), entry.hash()};
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::AppendAudit(const AuditEvent& event) {
+  return Write([&] { return AppendAuditLocked(event); });
+}
+
+absl::StatusOr<std::vector<v1::AuditEntry>> SqliteStore::ListAudit(int64_t after, int limit) {
+  absl::MutexLock lock(&mu_);
+  Statement stmt(db_,
+                 "SELECT sequence, time_nanos, kind, record_id, identity, digest, detail, previous_hash, hash "
+                 "FROM audit WHERE sequence > ? ORDER BY sequence LIMIT ?");
+  stmt.Bind(1, after).Bind(2, static_cast<int64_t>(limit));
+  std::vector<v1::AuditEntry> entries;
+  int rc;
+  while ((rc = stmt.Step()) == SQLITE_ROW) {
+    v1::AuditEntry entry;
+    entry.set_sequence(stmt.Int(0));
+    const int64_t nanos = stmt.Int(1);
+    entry.mutable_time()->set_seconds(nanos / 1000000000);
+    entry.mutable_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+    entry.set_kind(static_cast<v1::AuditEventKind>(stmt.Int(2)));
+    entry.set_record_id(stmt.Text(3));
+    entry.set_identity(stmt.Text(4));
+    entry.set_digest(stmt.Text(5));
+    entry.set_detail(stmt.Text(6));
+    entry.set_previous_hash(stmt.Text(7));
+    entry.set_hash(stmt.Text(8));
+    entries.push_back(std::move(entry));
+  }
+  if (rc != SQLITE_DONE) return Error("audit scan");
+  return entries;
 }
 
 absl::StatusOr<AcceptOutcome> SqliteStore::AcceptOutbound(const OutboundRecord& record) {
-  absl::MutexLock lock(&mu_);
   AcceptOutcome outcome;
-  absl::Status status = InTransaction([&]() -> absl::Status {
+  absl::Status status = Write([&]() -> absl::Status {
     Statement find(db_, "SELECT request_digest, record_id FROM idempotency WHERE submitter = ? AND request_id = ?");
     find.Bind(1, record.submitter).Bind(2, record.request_id);
     const int rc = find.Step();
@@ -229,6 +411,9 @@ absl::StatusOr<AcceptOutcome> SqliteStore::AcceptOutbound(const OutboundRecord& 
         .Bind(5, ToNanos(record.accepted_time))
         .Bind(6, static_cast<int64_t>(v1::DELIVERY_STATE_QUEUED));
     if (insert.Step() != SQLITE_DONE) return Error("outbox insert");
+    IICC_RETURN_IF_ERROR(AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_SUBMIT, record.record_id, record.submitter,
+                                                      record.payload_digest,
+                                                      absl::StrCat("policy ", record.policy_version)}));
     outcome.kind = AcceptOutcome::Kind::kAccepted;
     outcome.record_id = record.record_id;
     return absl::OkStatus();
@@ -275,8 +460,7 @@ absl::StatusOr<std::vector<PendingEnvelope>> SqliteStore::ListPending(int64_t af
 
 absl::Status SqliteStore::RecordOutcome(absl::string_view record_id, v1::DeliveryState state, absl::string_view reason,
                                         absl::string_view receipt, absl::Time delivered_time) {
-  absl::MutexLock lock(&mu_);
-  return InTransaction([&]() -> absl::Status {
+  return Write([&]() -> absl::Status {
     Statement stmt(db_,
                    "UPDATE outbox SET state = ?, reason = ?, receipt = ?, delivered_nanos = ? "
                    "WHERE record_id = ? AND state = 1");
@@ -286,7 +470,10 @@ absl::Status SqliteStore::RecordOutcome(absl::string_view record_id, v1::Deliver
         .Bind(4, ToNanos(delivered_time))
         .Bind(5, record_id);
     if (stmt.Step() != SQLITE_DONE) return Error("outcome update");
-    return absl::OkStatus();
+    if (sqlite3_changes(db_) == 0) return absl::OkStatus();  // Not queued any more: nothing changed.
+    return AppendAuditLocked(AuditEvent{
+        state == v1::DELIVERY_STATE_DELIVERED ? v1::AUDIT_EVENT_KIND_DELIVER : v1::AUDIT_EVENT_KIND_RECEIPT_REJECTED,
+        std::string(record_id), "", Sha256(receipt), std::string(reason)});
   });
 }
 
@@ -298,9 +485,8 @@ absl::StatusOr<int64_t> SqliteStore::CountPending() {
 }
 
 absl::StatusOr<InboundOutcome> SqliteStore::CommitInbound(const InboundCommit& commit) {
-  absl::MutexLock lock(&mu_);
   InboundOutcome outcome;
-  absl::Status status = InTransaction([&]() -> absl::Status {
+  absl::Status status = Write([&]() -> absl::Status {
     Statement find(db_, "SELECT payload_digest, receipt FROM inbound_receipts WHERE record_id = ?");
     find.Bind(1, commit.record_id);
     const int rc = find.Step();
@@ -308,10 +494,13 @@ absl::StatusOr<InboundOutcome> SqliteStore::CommitInbound(const InboundCommit& c
       if (find.Text(0) == commit.payload_digest) {
         outcome.kind = InboundOutcome::Kind::kDuplicate;
         outcome.receipt = find.Text(1);
-      } else {
-        outcome.kind = InboundOutcome::Kind::kConflict;
+        return absl::OkStatus();
       }
-      return absl::OkStatus();
+      outcome.kind = InboundOutcome::Kind::kConflict;
+      return AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_INBOUND_REJECT, commit.record_id, commit.sender,
+                                          commit.payload_digest,
+                                          "record id already received with another payload; the stored record "
+                                          "is kept"});
     }
     if (rc != SQLITE_DONE) return Error("receipt lookup");
 
@@ -325,7 +514,10 @@ absl::StatusOr<InboundOutcome> SqliteStore::CommitInbound(const InboundCommit& c
     if (receipt.Step() != SQLITE_DONE) return Error("receipt insert");
     outcome.kind = InboundOutcome::Kind::kCommitted;
     outcome.receipt = commit.receipt;
-    if (!commit.accepted) return absl::OkStatus();
+    if (!commit.accepted) {
+      return AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_INBOUND_REJECT, commit.record_id, commit.sender,
+                                          commit.payload_digest, commit.reason});
+    }
 
     Statement insert(db_,
                      "INSERT INTO inbox (record_id, origin, record_type, record, received_nanos) "
@@ -337,7 +529,8 @@ absl::StatusOr<InboundOutcome> SqliteStore::CommitInbound(const InboundCommit& c
         .Bind(5, ToNanos(commit.received_time));
     if (insert.Step() != SQLITE_DONE) return Error("inbox insert");
     outcome.sequence = sqlite3_last_insert_rowid(db_);
-    return absl::OkStatus();
+    return AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_RECEIVE, commit.record_id, commit.sender,
+                                        commit.payload_digest, ""});
   });
   if (!status.ok()) return status;
   return outcome;

@@ -1,10 +1,12 @@
 // The gateway's durable state: outbox (records accepted from the own ministry,
-// with their delivery state and receipts), idempotency keys, and inbox
-// (records received from the peer, with the receipts answered for them).
+// with their delivery state and receipts), idempotency keys, inbox (records
+// received from the peer, with the receipts answered for them), and the
+// audit chain.
 //
 // Every mutating call returns only after its transaction is durable:
-// "acknowledged means committed". Implementations: SqliteStore (embedded,
-// the default); later a PostgreSQL one for replicated gateways.
+// "acknowledged means committed". Each state change appends its audit entry
+// in the same transaction. Implementations: SqliteStore (embedded, the
+// default); later a PostgreSQL one for replicated gateways.
 #ifndef IICC_GATEWAY_STORE_STORE_H_
 #define IICC_GATEWAY_STORE_STORE_H_
 
@@ -17,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "iicc/v1/audit.pb.h"
 #include "iicc/v1/ministry_gateway.pb.h"
 #include "iicc/v1/records.pb.h"
 
@@ -31,6 +34,9 @@ struct OutboundRecord {
   std::string request_digest;  // SHA-256 of the record as submitted.
   std::string envelope;        // Serialized iicc.v1.Envelope.
   absl::Time accepted_time;
+  // For the SUBMIT audit entry.
+  std::string payload_digest;  // SHA-256 of the envelope's payload.
+  std::string policy_version;  // The outbound policy applied.
 };
 
 // What AcceptOutbound did.
@@ -76,6 +82,9 @@ struct InboundCommit {
   bool accepted = false;
   std::string receipt;  // Serialized iicc.v1.Receipt.
   absl::Time received_time;
+  // For the RECEIVE or INBOUND_REJECT audit entry.
+  std::string sender;  // SPIFFE ID of the signer of the envelope.
+  std::string reason;  // Why rejected; empty when accepted.
 };
 
 // What CommitInbound did.
@@ -101,14 +110,27 @@ struct InboxEntry {
   absl::Time received_time;
 };
 
-// Thread-safe: every method may be called from any thread.
+// An event for the audit chain that changes no other state (the store adds
+// the entries of its own state changes itself). Never a personal field.
+struct AuditEvent {
+  v1::AuditEventKind kind = v1::AUDIT_EVENT_KIND_UNSPECIFIED;
+  std::string record_id;
+  std::string identity;
+  std::string digest;
+  std::string detail;
+};
+
+// Thread-safe: every method may be called from any thread. Concurrent
+// mutating calls may share one transaction and one fsync (group commit);
+// each still returns only after its own change is durable, and one call's
+// failure does not fail the others.
 class Store {
  public:
   virtual ~Store() = default;
 
   // Stores `record` in the outbox with its idempotency key
   // (submitter, request_id), unless that key exists: then kReplay (same
-  // request_digest) or kConflict, and nothing is written.
+  // request_digest) or kConflict, and nothing is written. Audit: SUBMIT.
   virtual absl::StatusOr<AcceptOutcome> AcceptOutbound(const OutboundRecord& record) = 0;
 
   // The state of one outbound record. NOT_FOUND if unknown.
@@ -119,7 +141,8 @@ class Store {
 
   // Records the peer's verdict on a queued record: DELIVERED or REJECTED with
   // `reason`, the receipt and its arrival time. A record no longer queued is
-  // left as it is (a duplicate receipt after a resend).
+  // left as it is (a duplicate receipt after a resend). Audit: DELIVER or
+  // RECEIPT_REJECTED, with the receipt's SHA-256, when the state changed.
   virtual absl::Status RecordOutcome(absl::string_view record_id, v1::DeliveryState state, absl::string_view reason,
                                      absl::string_view receipt, absl::Time delivered_time) = 0;
 
@@ -127,7 +150,9 @@ class Store {
   virtual absl::StatusOr<int64_t> CountPending() = 0;
 
   // Commits a received record and its receipt atomically, unless its
-  // record_id was seen before (kDuplicate or kConflict; nothing written).
+  // record_id was seen before (kDuplicate: nothing written; kConflict:
+  // nothing written but an INBOUND_REJECT audit entry). Audit: RECEIVE or
+  // INBOUND_REJECT.
   virtual absl::StatusOr<InboundOutcome> CommitInbound(const InboundCommit& commit) = 0;
 
   // Up to `limit` inbox entries with sequence > `after`, in order, of the
@@ -137,6 +162,12 @@ class Store {
 
   // The highest inbox sequence, 0 when the inbox is empty.
   virtual absl::StatusOr<int64_t> InboxHighWater() = 0;
+
+  // Appends `event` to the audit chain, durably.
+  virtual absl::Status AppendAudit(const AuditEvent& event) = 0;
+
+  // Up to `limit` audit entries with sequence > `after`, in order.
+  virtual absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(int64_t after, int limit) = 0;
 };
 
 }  // namespace iicc::store

@@ -11,8 +11,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "gateway/common/digest.h"
+#include "gateway/store/audit.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_env.h"
 
@@ -584,6 +587,184 @@ TEST_F(SqliteStoreTest, ListInboxFiltersWithAfterAndLimit) {
   EXPECT_EQ(Sequences(ListInbox(1, {v1::RECORD_TYPE_CARGO}, 1)), (std::vector<int64_t>{3}));
   EXPECT_EQ(Sequences(ListInbox(3, {v1::RECORD_TYPE_CARGO}, 10)), (std::vector<int64_t>{5}));
   EXPECT_TRUE(ListInbox(5, {v1::RECORD_TYPE_CARGO}, 10).empty());
+}
+
+
+// ---------------------------------------------------------------------------
+// Audit chain.
+
+std::vector<v1::AuditEntry> AllAudit(Store* store) {
+  absl::StatusOr<std::vector<v1::AuditEntry>> entries = store->ListAudit(0, 1000000);
+  EXPECT_TRUE(entries.ok()) << entries.status();
+  return entries.ok() ? *entries : std::vector<v1::AuditEntry>{};
+}
+
+absl::Status VerifyChain(const std::vector<v1::AuditEntry>& entries) {
+  AuditChainVerifier verifier;
+  for (const v1::AuditEntry& entry : entries) {
+    if (absl::Status status = verifier.Next(entry); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+std::vector<v1::AuditEventKind> Kinds(const std::vector<v1::AuditEntry>& entries) {
+  std::vector<v1::AuditEventKind> kinds;
+  for (const v1::AuditEntry& entry : entries) kinds.push_back(entry.kind());
+  return kinds;
+}
+
+TEST_F(SqliteStoreTest, EachStateChangeAppendsOneAuditEntryAndNothingElseDoes) {
+  OutboundRecord record = Outbound("out-1", kSubmitter, "req-1", 1);
+  record.payload_digest = Digest(100);
+  record.policy_version = "abc123";
+  ASSERT_TRUE(store_->AcceptOutbound(record).ok());
+  ASSERT_TRUE(store_->AcceptOutbound(record).ok());                                    // Replay: nothing.
+  ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-2", kSubmitter, "req-1", 2)).ok());  // Conflict: nothing.
+  ASSERT_TRUE(store_->RecordOutcome("out-1", v1::DELIVERY_STATE_DELIVERED, "", "receipt-1", kAccepted).ok());
+  ASSERT_TRUE(store_->RecordOutcome("out-1", v1::DELIVERY_STATE_DELIVERED, "", "receipt-1", kAccepted).ok());  // Not queued.
+  InboundCommit received = Inbound("in-1", v1::RECORD_TYPE_CARGO, 1);
+  received.sender = "spiffe://uz.iicc/gateway";
+  ASSERT_TRUE(store_->CommitInbound(received).ok());
+  ASSERT_TRUE(store_->CommitInbound(received).ok());  // Duplicate: nothing.
+  InboundCommit refused = Inbound("in-2", v1::RECORD_TYPE_CARGO, 2, /*accepted=*/false);
+  refused.reason = "refused by policy: cargo.goods[0].hs6: HS chapter 93 requires a licence exchange";
+  ASSERT_TRUE(store_->CommitInbound(refused).ok());
+  ASSERT_TRUE(store_->CommitInbound(Inbound("in-1", v1::RECORD_TYPE_CARGO, 9)).ok());  // Conflict: audited.
+  ASSERT_TRUE(store_->AppendAudit(AuditEvent{v1::AUDIT_EVENT_KIND_POLICY_RELOAD, "", "", Digest(7), "v2"}).ok());
+
+  const std::vector<v1::AuditEntry> entries = AllAudit(store_.get());
+  EXPECT_EQ(Kinds(entries),
+            (std::vector<v1::AuditEventKind>{v1::AUDIT_EVENT_KIND_SUBMIT, v1::AUDIT_EVENT_KIND_DELIVER,
+                                             v1::AUDIT_EVENT_KIND_RECEIVE, v1::AUDIT_EVENT_KIND_INBOUND_REJECT,
+                                             v1::AUDIT_EVENT_KIND_INBOUND_REJECT, v1::AUDIT_EVENT_KIND_POLICY_RELOAD}));
+  ASSERT_EQ(entries.size(), 6u);
+  EXPECT_EQ(entries[0].record_id(), "out-1");
+  EXPECT_EQ(entries[0].identity(), kSubmitter);
+  EXPECT_EQ(entries[0].digest(), Digest(100));
+  EXPECT_EQ(entries[0].detail(), "policy abc123");
+  EXPECT_EQ(entries[1].digest(), testing::Sha256Of("receipt-1"));
+  EXPECT_EQ(entries[2].identity(), "spiffe://uz.iicc/gateway");
+  EXPECT_EQ(entries[2].digest(), Digest(1));
+  EXPECT_EQ(entries[3].detail(), refused.reason);
+  EXPECT_EQ(entries[4].record_id(), "in-1");
+  EXPECT_EQ(entries[4].digest(), Digest(9));
+  for (size_t i = 0; i < entries.size(); ++i) EXPECT_EQ(entries[i].sequence(), static_cast<int64_t>(i + 1));
+  EXPECT_TRUE(VerifyChain(entries).ok()) << VerifyChain(entries);
+}
+
+TEST_F(SqliteStoreTest, TheChainContinuesAcrossReopen) {
+  ASSERT_TRUE(store_->AppendAudit(AuditEvent{v1::AUDIT_EVENT_KIND_POLICY_RELOAD, "", "", "", "v1"}).ok());
+  ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-1", kSubmitter, "req-1", 1)).ok());
+  store_.reset();
+  absl::StatusOr<std::unique_ptr<SqliteStore>> reopened = SqliteStore::Open(path_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  ASSERT_TRUE((*reopened)->AcceptOutbound(Outbound("out-2", kSubmitter, "req-2", 2)).ok());
+  const std::vector<v1::AuditEntry> entries = AllAudit(reopened->get());
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[2].previous_hash(), entries[1].hash());
+  EXPECT_TRUE(VerifyChain(entries).ok()) << VerifyChain(entries);
+}
+
+TEST_F(SqliteStoreTest, SqlCannotChangeOrDeleteAuditEntries) {
+  ASSERT_TRUE(store_->AppendAudit(AuditEvent{v1::AUDIT_EVENT_KIND_POLICY_RELOAD, "", "", "", "v1"}).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "UPDATE audit SET detail = 'v2'", nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "DELETE FROM audit", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(AllAudit(store_.get()).size(), 1u);
+}
+
+// Someone with the file drops the triggers and edits: the verifier names the
+// first entry that no longer fits.
+TEST_F(SqliteStoreTest, VerifierNamesTheFirstTamperedEntry) {
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(store_->AcceptOutbound(Outbound(absl::StrCat("out-", i), kSubmitter, absl::StrCat("req-", i), i)).ok());
+  }
+  ASSERT_TRUE(VerifyChain(AllAudit(store_.get())).ok());
+  ExecSql(path_, "DROP TRIGGER audit_no_update; UPDATE audit SET identity = 'spiffe://kz.iicc/x' WHERE sequence = 3");
+  absl::Status changed = VerifyChain(AllAudit(store_.get()));
+  EXPECT_EQ(changed.code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StartsWith(changed.message(), "audit entry 3: hash does not match")) << changed;
+
+  ExecSql(path_, "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE sequence = 2");
+  absl::Status missing = VerifyChain(AllAudit(store_.get()));
+  EXPECT_TRUE(absl::StartsWith(missing.message(), "audit entry 2: sequence 3 where 2 was due")) << missing;
+}
+
+// ---------------------------------------------------------------------------
+// Group commit.
+
+TEST_F(SqliteStoreTest, ConcurrentWritersShareCommitsAndOneFailureUndoesOnlyItself) {
+  constexpr int kThreads = 12;
+  constexpr int kPerThread = 30;
+  std::vector<std::thread> threads;
+  std::vector<int> good_failed(kThreads, 0), bad_succeeded(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string submitter = absl::StrCat(kSubmitter, "-", t);
+        absl::StatusOr<AcceptOutcome> good =
+            store_->AcceptOutbound(Outbound(absl::StrCat("out-", t, "-", i), submitter, absl::StrCat("req-", i), i));
+        if (!good.ok() || good->kind != AcceptOutcome::Kind::kAccepted) ++good_failed[t];
+        // A new request that reuses a stored record_id: the outbox insert
+        // fails after the idempotency row and must take nothing with it.
+        absl::StatusOr<AcceptOutcome> bad = store_->AcceptOutbound(
+            Outbound(absl::StrCat("out-", t, "-", i), submitter, absl::StrCat("bad-", i), 1000 + i));
+        if (bad.ok()) ++bad_succeeded[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(good_failed[t], 0) << "thread " << t;
+    EXPECT_EQ(bad_succeeded[t], 0) << "thread " << t;
+  }
+  constexpr int kGood = kThreads * kPerThread;
+  EXPECT_EQ(Pending(), kGood);
+  EXPECT_EQ(QueryText(path_, "SELECT COUNT(*) FROM idempotency"), absl::StrCat(kGood));
+  const std::vector<v1::AuditEntry> entries = AllAudit(store_.get());
+  EXPECT_EQ(entries.size(), static_cast<size_t>(kGood));
+  EXPECT_TRUE(VerifyChain(entries).ok()) << VerifyChain(entries);
+  // 2 x 360 calls from 12 threads at once: many share a transaction.
+  EXPECT_LT(store_->commits(), kGood) << "no two writers ever shared a commit";
+}
+
+TEST(SqliteStoreLimitTest, AFullStoreRefusesWithResourceExhaustedWritesNothingHalfAndResumes) {
+  TempDir dir;
+  const std::string path = dir.File("small.db");
+  const std::string big(16 * 1024, 'x');
+  int accepted = 0;
+  {
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, {/*max_size_bytes=*/256 * 1024});
+    ASSERT_TRUE(store.ok()) << store.status();
+    absl::Status full;
+    for (int i = 0; i < 200 && full.ok(); ++i) {
+      OutboundRecord record = Outbound(absl::StrCat("out-", i), kSubmitter, absl::StrCat("req-", i), i);
+      record.envelope = big;
+      absl::StatusOr<AcceptOutcome> outcome = (*store)->AcceptOutbound(record);
+      if (outcome.ok()) {
+        ++accepted;
+      } else {
+        full = outcome.status();
+      }
+    }
+    EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << full;
+    EXPECT_GT(accepted, 0);
+    // Nothing half-written: every idempotency key has its record and its
+    // audit entry, and the chain holds.
+    EXPECT_EQ((*store)->CountPending().value_or(-1), accepted);
+    EXPECT_EQ(QueryText(path, "SELECT COUNT(*) FROM idempotency"), absl::StrCat(accepted));
+    const std::vector<v1::AuditEntry> entries = AllAudit(store->get());
+    EXPECT_EQ(entries.size(), static_cast<size_t>(accepted));
+    EXPECT_TRUE(VerifyChain(entries).ok());
+  }
+  // Space returns: the same file takes records again.
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE((*store)->AcceptOutbound(Outbound("out-after", kSubmitter, "req-after", 7)).ok());
+  EXPECT_EQ((*store)->CountPending().value_or(-1), accepted + 1);
+  EXPECT_TRUE(VerifyChain(AllAudit(store->get())).ok());
 }
 
 }  // namespace
