@@ -186,6 +186,12 @@ std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
     }
     CheckReadable(key.key_file(), absl::StrCat(field, ".key_file"), &errors);
   }
+  if (!config.has_signing()) {
+    errors.push_back("signing: required (cert_file and key_file of the gateway's signing certificate)");
+  } else {
+    CheckReadable(config.signing().cert_file(), "signing.cert_file", &errors);
+    CheckReadable(config.signing().key_file(), "signing.key_file", &errors);
+  }
   for (int i = 0; i < config.validation().extra_units_size(); ++i) {
     const std::string& unit = config.validation().extra_units(i);
     bool ok = unit.size() >= 2 && unit.size() <= 3;

@@ -3,9 +3,13 @@
 #ifndef IICC_GATEWAY_EXCHANGE_ENVELOPE_RECEIVER_H_
 #define IICC_GATEWAY_EXCHANGE_ENVELOPE_RECEIVER_H_
 
+#include <string>
+
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gateway/common/sequence_notifier.h"
 #include "gateway/policy/policy_engine.h"
+#include "gateway/proof/batch_signature.h"
 #include "gateway/store/store.h"
 #include "gateway/validation/record_validator.h"
 #include "iicc/v1/peer_exchange.pb.h"
@@ -19,24 +23,42 @@ inline constexpr absl::Duration kRetryAfter = absl::Seconds(1);
 class EnvelopeReceiver {
  public:
   // `inbox` is published with the new inbox sequence after each commit;
-  // `policy` decides what of a record enters.
+  // `policy` decides what of a record enters. Envelopes must be signed by
+  // `peer_spiffe_id` under a CA `verifier` trusts; `signer` signs receipts.
   EnvelopeReceiver(v1::Jurisdiction jurisdiction, store::Store* store, const policy::ActivePolicy* policy,
+                   const proof::Signer* signer, const proof::Verifier* verifier, std::string peer_spiffe_id,
                    SequenceNotifier* inbox, validation::ValidationOptions validation = {});
 
-  // The answer to one envelope: a receipt (accepted, or rejected for good
-  // with a reason: malformed, invalid, or refused by the inbound policy,
-  // whose version the receipt carries), or a retryable refusal when it
-  // cannot be stored now. The inbox keeps the record after the inbound
-  // policy.
-  // An accepted receipt is answered only after the record is durable. The
+  // The answer to one envelope: a signed receipt, or a retryable refusal
+  // when it cannot be stored (or a receipt cannot be signed) now.
+  //
+  // The origin's signature is checked first. A malformed header, a bad
+  // signature or a payload that does not match the signed digest gets a
+  // rejected receipt and an audit entry, and nothing is stored under the
+  // record id. A verified envelope whose record is invalid or refused by the
+  // inbound policy gets a rejected receipt that is stored (the same bytes
+  // always get the same answer); the receipt carries the inbound policy
+  // version. An accepted receipt is answered only after the record is
+  // durable, and the inbox keeps the record after the inbound policy. The
   // same record_id with the same payload gets the original receipt again;
-  // with another payload, a rejected receipt and the stored record stays.
+  // with another payload, a rejected receipt, an audit entry, and the stored
+  // record stays.
   v1::DeliverResponse Receive(const v1::Envelope& envelope);
 
  private:
+  // A receipt for `record_id`, signed (a batch of one).
+  absl::StatusOr<v1::Receipt> MakeReceipt(const std::string& record_id, const std::string& payload_digest,
+                                          bool accepted, const std::string& reason, absl::Time now,
+                                          const std::string& policy_version) const;
+  // A retryable refusal: the sender keeps the envelope and resends it.
+  static v1::DeliverResponse Refuse(const std::string& record_id, absl::string_view why);
+
   const v1::Jurisdiction jurisdiction_;
   store::Store* const store_;
   const policy::ActivePolicy* const policy_;
+  const proof::Signer* const signer_;
+  const proof::Verifier* const verifier_;
+  const std::string peer_spiffe_id_;
   SequenceNotifier* const inbox_;
   const validation::ValidationOptions validation_;
 };

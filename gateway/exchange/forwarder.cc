@@ -7,10 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gateway/common/digest.h"
 #include "gateway/common/grpc_status.h"
 #include "gateway/common/log.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/exchange/peer_service.h"
+#include "gateway/store/audit.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace iicc::exchange {
@@ -22,9 +24,13 @@ constexpr absl::Duration kPollInterval = absl::Seconds(1);
 
 }  // namespace
 
-Forwarder::Forwarder(ForwarderOptions options, store::Store* store, std::shared_ptr<grpc::Channel> channel,
-                     SequenceNotifier* outbox)
-    : options_(options), store_(store), stub_(v1::PeerExchange::NewStub(channel)), outbox_(outbox) {}
+Forwarder::Forwarder(ForwarderOptions options, store::Store* store, const proof::Verifier* verifier,
+                     std::shared_ptr<grpc::Channel> channel, SequenceNotifier* outbox)
+    : options_(std::move(options)),
+      store_(store),
+      verifier_(verifier),
+      stub_(v1::PeerExchange::NewStub(channel)),
+      outbox_(outbox) {}
 
 Forwarder::~Forwarder() { Stop(); }
 
@@ -198,16 +204,7 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
                        absl::Nanoseconds(response.refusal().retry_after().nanos());
         break;
       }
-      v1::ReceiptHeader header;
-      if (!response.has_receipt() || !header.ParseFromString(response.receipt().header()) ||
-          header.record_id() != front.record_id) {
-        status = absl::InternalError("the peer's receipt does not match the oldest envelope in flight");
-        break;
-      }
-      const bool accepted = header.verdict() == v1::RECEIPT_VERDICT_ACCEPTED;
-      status =
-          store_->RecordOutcome(front.record_id, accepted ? v1::DELIVERY_STATE_DELIVERED : v1::DELIVERY_STATE_REJECTED,
-                                accepted ? "" : header.reason(), response.receipt().SerializeAsString(), absl::Now());
+      status = RecordReceipt(front, response.receipt());
       if (!status.ok()) break;
       in_flight.pop_front();
     }
@@ -220,6 +217,40 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
   const grpc::Status finish = stream->Finish();
   if (!finish.ok() && absl::IsUnavailable(status)) status = FromGrpcStatus(finish);
   return status;
+}
+
+absl::Status Forwarder::RecordReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt) {
+  v1::Envelope envelope;
+  v1::EnvelopeHeader sent_header;
+  if (!envelope.ParseFromString(sent.envelope) || !sent_header.ParseFromString(envelope.header())) {
+    return absl::DataLossError(absl::StrCat("the stored envelope of record ", sent.record_id, " does not parse"));
+  }
+  v1::ReceiptHeader header;
+  std::string problem;
+  if (!header.ParseFromString(receipt.header())) {
+    problem = "malformed receipt header";
+  } else if (header.record_id() != sent.record_id) {
+    problem = "the receipt is for another record than the oldest in flight";
+  } else if (header.payload_digest() != sent_header.payload_digest()) {
+    problem = "the receipt names another payload than the one sent";
+  } else if (absl::StatusOr<proof::Verifier::Verified> verified = verifier_->Verify(
+                 proof::Purpose::kReceipt, receipt.header(), receipt.proof(), options_.peer_spiffe_id,
+                 absl::FromUnixSeconds(header.received_time().seconds()) +
+                     absl::Nanoseconds(header.received_time().nanos()));
+             !verified.ok()) {
+    problem = absl::StrCat("bad signature: ", verified.status().message());
+  }
+  const std::string serialized = SerializeDeterministic(receipt);
+  if (!problem.empty()) {
+    store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_RECEIPT_INVALID, sent.record_id, options_.peer_spiffe_id,
+                               Sha256(serialized), problem});
+    return absl::UnavailableError(absl::StrCat("the peer's receipt for record ", sent.record_id,
+                                               " is not accepted: ", problem));
+  }
+  const bool accepted = header.verdict() == v1::RECEIPT_VERDICT_ACCEPTED;
+  return store_->RecordOutcome(sent.record_id,
+                               accepted ? v1::DELIVERY_STATE_DELIVERED : v1::DELIVERY_STATE_REJECTED,
+                               accepted ? "" : header.reason(), serialized, absl::Now());
 }
 
 }  // namespace iicc::exchange

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gateway/common/sequence_notifier.h"
+#include "gateway/proof/batch_signature.h"
 #include "gateway/store/store.h"
 #include "iicc/v1/peer_exchange.grpc.pb.h"
 
@@ -33,15 +34,19 @@ struct ForwarderOptions {
   absl::Duration max_backoff = absl::Seconds(10);
   // How the peer is named in log lines (its address).
   std::string peer_name;
+  // Who must have signed the peer's receipts.
+  std::string peer_spiffe_id;
 };
 
 // Start() once, Stop() once (or let the destructor stop it). Thread-safe
 // accessors. Does not own `store` or `outbox`.
 class Forwarder {
  public:
-  // `outbox` is bumped by whoever accepts new records.
-  Forwarder(ForwarderOptions options, store::Store* store, std::shared_ptr<grpc::Channel> channel,
-            SequenceNotifier* outbox);
+  // `outbox` is bumped by whoever accepts new records. A receipt counts
+  // only once `verifier` has checked its signature (by
+  // options.peer_spiffe_id) and that it is for the envelope sent.
+  Forwarder(ForwarderOptions options, store::Store* store, const proof::Verifier* verifier,
+            std::shared_ptr<grpc::Channel> channel, SequenceNotifier* outbox);
   ~Forwarder();
 
   Forwarder(const Forwarder&) = delete;
@@ -63,9 +68,14 @@ class Forwarder {
   // receiver accepted the stream (the backoff starts again from its initial
   // value) and `retry_after` when the receiver asked for a pause.
   absl::Status RunSession(bool* connected, absl::Duration* retry_after);
+  // Checks the peer's receipt for `sent` and records its outcome durably.
+  // An unverifiable receipt is audited, not recorded, and ends the session
+  // (the record stays queued and is sent again).
+  absl::Status RecordReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt);
 
   const ForwarderOptions options_;
   store::Store* const store_;
+  const proof::Verifier* const verifier_;
   std::unique_ptr<v1::PeerExchange::Stub> stub_;
   SequenceNotifier* const outbox_;
   std::atomic<bool> link_up_{false};

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "gateway/common/errors.h"
 #include "gateway/common/records.h"
+#include "gateway/store/audit.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace iicc::ministry {
@@ -59,7 +60,9 @@ absl::StatusOr<std::vector<v1::RecordType>> InboxReader::ReadableTypes(
   }
   std::vector<v1::RecordType> readable = authorizer_->ReadableTypes(identity, wanted);
   if (readable.empty() || (!wanted.empty() && readable.size() != wanted.size())) {
-    return absl::PermissionDeniedError(absl::StrCat(identity, " may not read these inbound record types"));
+    const std::string what = absl::StrCat(identity, " may not read these inbound record types");
+    store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, "", std::string(identity), "", what});
+    return absl::PermissionDeniedError(what);
   }
   std::sort(readable.begin(), readable.end());
   readable.erase(std::unique(readable.begin(), readable.end()), readable.end());

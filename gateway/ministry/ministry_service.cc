@@ -8,6 +8,7 @@
 #include "gateway/common/errors.h"
 #include "gateway/common/grpc_status.h"
 #include "gateway/security/tls.h"
+#include "gateway/store/audit.h"
 #include "google/protobuf/arena.h"
 #include "grpcpp/support/message_allocator.h"
 
@@ -19,17 +20,27 @@ constexpr int kSubscribeBatch = 256;
 
 const grpc::Status kNoIdentity(grpc::StatusCode::UNAUTHENTICATED, "the client certificate carries no SPIFFE ID");
 
-std::optional<std::string> CallerOf(grpc::CallbackServerContext* context) {
-  return security::PeerSpiffeId(*context->auth_context());
+// The caller's SPIFFE ID. A caller without one (its certificate chains to
+// the ministry CA but names nobody) is audited, off gRPC's thread since the
+// audit entry is a durable write.
+std::optional<std::string> CallerOf(grpc::CallbackServerContext* context, store::Store* audit, ThreadPool* workers) {
+  std::optional<std::string> identity = security::PeerSpiffeId(*context->auth_context());
+  if (!identity) {
+    workers->Schedule([audit] {
+      store::AuditOrLog(audit, {v1::AUDIT_EVENT_KIND_AUTHENTICATION_FAILURE, "", "", "",
+                                "ministry face: the client certificate carries no SPIFFE ID"});
+    });
+  }
+  return identity;
 }
 
 // Runs `work(identity)` on the worker pool for the authenticated caller and
 // finishes the call with its result.
 template <typename Response, typename Work>
-grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, ThreadPool* workers, Response* response,
-                                     Work work) {
+grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, store::Store* audit, ThreadPool* workers,
+                                     Response* response, Work work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<std::string> identity = CallerOf(context);
+  std::optional<std::string> identity = CallerOf(context, audit, workers);
   if (!identity) {
     reactor->Finish(kNoIdentity);
     return reactor;
@@ -217,10 +228,11 @@ class MinistryService::SubmitAllocator final : public grpc::MessageAllocator<v1:
   };
 };
 
-MinistryService::MinistryService(RecordAcceptor* acceptor, const InboxReader* reader, SequenceNotifier* inbox,
-                                 ThreadPool* workers)
+MinistryService::MinistryService(RecordAcceptor* acceptor, const InboxReader* reader, store::Store* audit,
+                                 SequenceNotifier* inbox, ThreadPool* workers)
     : acceptor_(acceptor),
       reader_(reader),
+      audit_(audit),
       inbox_(inbox),
       workers_(workers),
       submit_allocator_(std::make_unique<SubmitAllocator>()) {
@@ -232,13 +244,13 @@ MinistryService::~MinistryService() = default;
 grpc::ServerUnaryReactor* MinistryService::Submit(grpc::CallbackServerContext* context,
                                                   const v1::SubmitRequest* /*request*/, v1::SubmitResponse* response) {
   v1::SubmitRequest* request = SubmitAllocator::MutableRequest(context);
-  return ServeUnary(context, workers_, response,
+  return ServeUnary(context, audit_, workers_, response,
                     [this, request](const std::string& identity) { return acceptor_->Submit(identity, request); });
 }
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* MinistryService::SubmitStream(
     grpc::CallbackServerContext* context) {
-  std::optional<std::string> identity = CallerOf(context);
+  std::optional<std::string> identity = CallerOf(context, audit_, workers_);
   if (!identity) {
     class Refuse final : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
      public:
@@ -253,7 +265,7 @@ grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* MinistryService:
 grpc::ServerUnaryReactor* MinistryService::GetRecordStatus(grpc::CallbackServerContext* context,
                                                            const v1::GetRecordStatusRequest* request,
                                                            v1::RecordStatus* response) {
-  return ServeUnary(context, workers_, response, [this, request](const std::string& identity) {
+  return ServeUnary(context, audit_, workers_, response, [this, request](const std::string& identity) {
     return acceptor_->GetStatus(identity, request->record_id());
   });
 }
@@ -265,7 +277,7 @@ grpc::ServerWriteReactor<v1::InboundRecord>* MinistryService::Subscribe(grpc::Ca
     explicit Refuse(grpc::Status status) { Finish(std::move(status)); }
     void OnDone() override { delete this; }
   };
-  std::optional<std::string> identity = CallerOf(context);
+  std::optional<std::string> identity = CallerOf(context, audit_, workers_);
   if (!identity) return new Refuse(kNoIdentity);
   absl::StatusOr<std::vector<v1::RecordType>> types = reader_->ReadableTypes(*identity, request->record_types());
   if (!types.ok()) return new Refuse(ToGrpcStatus(types.status()));
@@ -281,7 +293,7 @@ grpc::ServerWriteReactor<v1::InboundRecord>* MinistryService::Subscribe(grpc::Ca
 grpc::ServerUnaryReactor* MinistryService::ListInboundRecords(grpc::CallbackServerContext* context,
                                                               const v1::ListInboundRecordsRequest* request,
                                                               v1::ListInboundRecordsResponse* response) {
-  return ServeUnary(context, workers_, response,
+  return ServeUnary(context, audit_, workers_, response,
                     [this, request](const std::string& identity) { return reader_->List(identity, *request); });
 }
 

@@ -20,7 +20,9 @@ class MinistryService final : public v1::MinistryGateway::CallbackService {
  public:
   // `inbox` is published with the inbox high-water mark after each commit;
   // subscriptions wait on it.
-  MinistryService(RecordAcceptor* acceptor, const InboxReader* reader, SequenceNotifier* inbox, ThreadPool* workers);
+  // `audit` takes the entries of authentication failures.
+  MinistryService(RecordAcceptor* acceptor, const InboxReader* reader, store::Store* audit, SequenceNotifier* inbox,
+                  ThreadPool* workers);
   ~MinistryService() override;
 
   grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context, const v1::SubmitRequest* request,
@@ -41,6 +43,7 @@ class MinistryService final : public v1::MinistryGateway::CallbackService {
 
   RecordAcceptor* const acceptor_;
   const InboxReader* const reader_;
+  store::Store* const audit_;
   SequenceNotifier* const inbox_;
   ThreadPool* const workers_;
   // Gives each unary Submit a request on its own arena that the handler may

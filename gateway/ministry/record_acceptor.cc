@@ -6,6 +6,7 @@
 #include "gateway/common/errors.h"
 #include "gateway/common/records.h"
 #include "gateway/common/uuid.h"
+#include "gateway/store/audit.h"
 #include "gateway/validation/record_validator.h"
 #include "google/protobuf/util/time_util.h"
 #include "iicc/v1/peer_exchange.pb.h"
@@ -21,11 +22,13 @@ google::protobuf::Timestamp ToTimestamp(absl::Time t) {
 
 RecordAcceptor::RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* store,
                                const security::Authorizer* authorizer, const policy::ActivePolicy* policy,
-                               SequenceNotifier* outbox, validation::ValidationOptions validation)
+                               const proof::Signer* signer, SequenceNotifier* outbox,
+                               validation::ValidationOptions validation)
     : jurisdiction_(jurisdiction),
       store_(store),
       authorizer_(authorizer),
       policy_(policy),
+      signer_(signer),
       outbox_(outbox),
       validation_(std::move(validation)) {}
 
@@ -35,7 +38,9 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   // nothing about the rules.
   if (type == v1::RECORD_TYPE_UNSPECIFIED ? !authorizer_->HasRole(identity, v1::ROLE_SUBMIT)
                                           : !authorizer_->Allows(identity, v1::ROLE_SUBMIT, type)) {
-    return absl::PermissionDeniedError(absl::StrCat(identity, " may not submit ", RecordTypeName(type), " records"));
+    const std::string what = absl::StrCat(identity, " may not submit ", RecordTypeName(type), " records");
+    store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, "", std::string(identity), "", what});
+    return absl::PermissionDeniedError(what);
   }
   if (std::vector<v1::FieldViolation> violations = validation::ValidateSubmitRequest(*request, validation_);
       !violations.empty()) {
@@ -51,10 +56,13 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   validation::NormalizeRecord(filtered);
   const std::shared_ptr<const policy::CompiledPolicy> policy = policy_->Get();
   if (absl::Status verdict = policy->Apply(policy::Direction::kOutbound, filtered); !verdict.ok()) {
+    store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_OUTBOUND_DENY, "", std::string(identity), Sha256(as_submitted),
+                   std::string(verdict.message())});
     return verdict;
   }
   const absl::Time now = absl::Now();
   const std::string payload = SerializeDeterministic(*filtered);
+  const std::string payload_digest = Sha256(payload);
 
   store::OutboundRecord record;
   record.record_id = NewUuidV7(now);
@@ -71,11 +79,18 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   header.set_record_type(type);
   *header.mutable_accepted_time() = ToTimestamp(now);
   header.set_policy_version(policy->version());
-  header.set_payload_digest(Sha256(payload));
+  header.set_payload_digest(payload_digest);
   v1::Envelope envelope;
   envelope.set_header(SerializeDeterministic(header));
+  // The signature covers the header, and through its digest the payload: a
+  // batch of one here (the format allows larger ones).
+  absl::StatusOr<std::vector<v1::BatchProof>> proof = signer_->SignBatch(proof::Purpose::kEnvelope, {envelope.header()});
+  if (!proof.ok()) return proof.status();
+  *envelope.mutable_proof() = std::move(proof->front());
   envelope.set_payload(payload);
   record.envelope = SerializeDeterministic(envelope);
+  record.payload_digest = payload_digest;
+  record.policy_version = policy->version();
 
   absl::StatusOr<store::AcceptOutcome> outcome = store_->AcceptOutbound(record);
   if (!outcome.ok()) return outcome.status();

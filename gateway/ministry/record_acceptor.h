@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "gateway/common/sequence_notifier.h"
 #include "gateway/policy/policy_engine.h"
+#include "gateway/proof/batch_signature.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/store/store.h"
 #include "gateway/validation/record_validator.h"
@@ -20,8 +21,9 @@ class RecordAcceptor {
  public:
   // `outbox` is bumped after each newly accepted record; `policy` decides
   // what of a record leaves.
+  // `signer` signs each envelope.
   RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* store, const security::Authorizer* authorizer,
-                 const policy::ActivePolicy* policy, SequenceNotifier* outbox,
+                 const policy::ActivePolicy* policy, const proof::Signer* signer, SequenceNotifier* outbox,
                  validation::ValidationOptions validation = {});
 
   // Accepts `request` from `identity`: authorizes, validates, applies the
@@ -54,6 +56,7 @@ class RecordAcceptor {
   store::Store* const store_;
   const security::Authorizer* const authorizer_;
   const policy::ActivePolicy* const policy_;
+  const proof::Signer* const signer_;
   SequenceNotifier* const outbox_;
   const validation::ValidationOptions validation_;
 };

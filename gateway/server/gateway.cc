@@ -19,8 +19,10 @@
 #include "gateway/ministry/ministry_service.h"
 #include "gateway/ministry/record_acceptor.h"
 #include "gateway/policy/policy_engine.h"
+#include "gateway/proof/batch_signature.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/security/tls.h"
+#include "gateway/store/audit.h"
 #include "gateway/store/sqlite_store.h"
 #include "gateway/validation/record_validator.h"
 
@@ -40,6 +42,13 @@ validation::ValidationOptions ValidationOptionsOf(const v1::GatewayConfig& confi
   return options;
 }
 
+absl::StatusOr<std::unique_ptr<proof::Signer>> LoadSigner(const v1::GatewayConfig& config) {
+  absl::StatusOr<std::unique_ptr<proof::Signer>> signer =
+      proof::Signer::Load(config.signing().cert_file(), config.signing().key_file());
+  if (!signer.ok()) return absl::InvalidArgumentError(absl::StrCat("signing: ", signer.status().message()));
+  return signer;
+}
+
 absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
@@ -52,6 +61,8 @@ struct Gateway::State {
   v1::GatewayConfig config;
   policy::PseudonymKeys keys;
   policy::ActivePolicy policy;
+  std::unique_ptr<proof::Signer> signer;
+  std::unique_ptr<proof::Verifier> peer_verifier;  // The peer's signatures, against peer.tls.ca_file.
   std::unique_ptr<store::Store> store;
   security::Authorizer authorizer;
   SequenceNotifier outbox;
@@ -68,18 +79,23 @@ struct Gateway::State {
   bool shut_down = false;
 
   State(v1::GatewayConfig config_in, policy::PseudonymKeys keys_in,
-        std::shared_ptr<const policy::CompiledPolicy> policy_in, std::unique_ptr<store::Store> store_in,
+        std::shared_ptr<const policy::CompiledPolicy> policy_in, std::unique_ptr<proof::Signer> signer_in,
+        std::unique_ptr<proof::Verifier> peer_verifier_in, std::unique_ptr<store::Store> store_in,
         int64_t inbox_high_water)
       : config(std::move(config_in)),
         keys(std::move(keys_in)),
         policy(std::move(policy_in)),
+        signer(std::move(signer_in)),
+        peer_verifier(std::move(peer_verifier_in)),
         store(std::move(store_in)),
         authorizer(config),
         inbox(inbox_high_water),
-        acceptor(config.jurisdiction(), store.get(), &authorizer, &policy, &outbox, ValidationOptionsOf(config)),
+        acceptor(config.jurisdiction(), store.get(), &authorizer, &policy, signer.get(), &outbox,
+                 ValidationOptionsOf(config)),
         reader(store.get(), &authorizer),
-        ministry_service(&acceptor, &reader, &inbox, &workers),
-        receiver(config.jurisdiction(), store.get(), &policy, &inbox, ValidationOptionsOf(config)),
+        ministry_service(&acceptor, &reader, store.get(), &inbox, &workers),
+        receiver(config.jurisdiction(), store.get(), &policy, signer.get(), peer_verifier.get(),
+                 config.peer().peer_spiffe_id(), &inbox, ValidationOptionsOf(config)),
         peer_service(config.peer().peer_spiffe_id(), &receiver, &workers) {}
 };
 
@@ -88,6 +104,8 @@ absl::Status Gateway::Check(const v1::GatewayConfig& config) {
                                                /*chains_to_ca=*/true));
   IICC_RETURN_IF_ERROR(security::CheckTlsFiles(config.peer().tls(), "peer.tls", /*chains_to_ca=*/false));
   IICC_ASSIGN_OR_RETURN(policy::PseudonymKeys keys, policy::LoadPseudonymKeys(config));
+  IICC_RETURN_IF_ERROR(LoadSigner(config).status());
+  IICC_RETURN_IF_ERROR(proof::Verifier::Create({config.peer().tls().ca_file()}).status());
   return policy::CompiledPolicy::Load(config.policy_file(), keys, config.jurisdiction()).status();
 }
 
@@ -98,13 +116,23 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const v1::GatewayConfig
   IICC_ASSIGN_OR_RETURN(policy::PseudonymKeys keys, policy::LoadPseudonymKeys(config));
   IICC_ASSIGN_OR_RETURN(std::shared_ptr<const policy::CompiledPolicy> policy,
                         policy::CompiledPolicy::Load(config.policy_file(), keys, config.jurisdiction()));
+  IICC_ASSIGN_OR_RETURN(std::unique_ptr<proof::Signer> signer, LoadSigner(config));
+  IICC_ASSIGN_OR_RETURN(std::unique_ptr<proof::Verifier> peer_verifier,
+                        proof::Verifier::Create({config.peer().tls().ca_file()}));
   IICC_RETURN_IF_ERROR(CreateDirectories(config.data_dir()));
-  IICC_ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,
-                        store::SqliteStore::Open(JoinPath(config.data_dir(), config.store().file_name())));
+  store::SqliteStoreOptions store_options;
+  store_options.max_size_bytes = int64_t{config.store().max_size_mib()} << 20;
+  IICC_ASSIGN_OR_RETURN(
+      std::unique_ptr<store::SqliteStore> store,
+      store::SqliteStore::Open(JoinPath(config.data_dir(), config.store().file_name()), store_options));
   IICC_ASSIGN_OR_RETURN(int64_t high_water, store->InboxHighWater());
   Log(LogLevel::kInfo, "policy.loaded", {{"file", config.policy_file()}, {"version", policy->version()}});
-  return std::unique_ptr<Gateway>(
-      new Gateway(std::make_unique<State>(config, std::move(keys), std::move(policy), std::move(store), high_water)));
+  Log(LogLevel::kInfo, "signing.loaded",
+      {{"signer", signer->spiffe_id()}, {"not_after", absl::FormatTime(absl::RFC3339_sec, signer->not_after(),
+                                                                         absl::UTCTimeZone())}});
+  return std::unique_ptr<Gateway>(new Gateway(std::make_unique<State>(config, std::move(keys), std::move(policy),
+                                                                      std::move(signer), std::move(peer_verifier),
+                                                                      std::move(store), high_water)));
 }
 
 absl::Status Gateway::ReloadPolicy() {
@@ -116,9 +144,14 @@ absl::Status Gateway::ReloadPolicy() {
         {{"file", s.config.policy_file()},
          {"error", policy.status().message()},
          {"version_in_force", s.policy.Get()->version()}});
+    store::AuditOrLog(s.store.get(), {v1::AUDIT_EVENT_KIND_POLICY_RELOAD, "", "", "",
+                                      absl::StrCat("refused, ", s.policy.Get()->version(), " stays in force: ",
+                                                   policy.status().message())});
     return policy.status();
   }
   s.policy.Set(*policy);
+  store::AuditOrLog(s.store.get(),
+                    {v1::AUDIT_EVENT_KIND_POLICY_RELOAD, "", "", "", absl::StrCat("now ", (*policy)->version())});
   Log(LogLevel::kInfo, "policy.reloaded", {{"file", s.config.policy_file()}, {"version", (*policy)->version()}});
   return absl::OkStatus();
 }
@@ -180,7 +213,9 @@ absl::Status Gateway::Start() {
   options.initial_backoff = FromProto(config.peer().initial_backoff());
   options.max_backoff = FromProto(config.peer().max_backoff());
   options.peer_name = config.peer().peer_address();
-  s.forwarder = std::make_unique<exchange::Forwarder>(options, s.store.get(), std::move(channel), &s.outbox);
+  options.peer_spiffe_id = config.peer().peer_spiffe_id();
+  s.forwarder = std::make_unique<exchange::Forwarder>(options, s.store.get(), s.peer_verifier.get(),
+                                                      std::move(channel), &s.outbox);
   s.forwarder->Start();
 
   Log(LogLevel::kInfo, "gateway.started",

@@ -69,9 +69,10 @@ class ConfigLoaderTest : public ::testing::Test {
                                 grants { role: ROLE_SUBMIT record_types: RECORD_TYPE_CARGO }
                               }
                               policy_file: "$4"
-                              pseudonym_keys { key_id: "kz-1" key_file: "$5" } $3
+                              pseudonym_keys { key_id: "kz-1" key_file: "$5" }
+                              signing { cert_file: "$6" key_file: "$7" } $3
                             )pb",
-                            dir_.File("data"), ministry_tls, peer_tls, extra, policy_, key_file_);
+                            dir_.File("data"), ministry_tls, peer_tls, extra, policy_, key_file_, cert_, key_);
   }
 
   TempDir dir_;
@@ -197,8 +198,9 @@ TEST_F(ConfigLoaderTest, ReportsErrorsOfAConfigWithManyProblems) {
                          }
                          ministries { spiffe_id: "not-a-spiffe-id" }
                          policy_file: "$1"
+                         signing { cert_file: "$2" key_file: "$3" }
                        )pb",
-                       Tls(), policy_);
+                       Tls(), policy_, cert_, key_);
   absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig(text, kSource);
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
@@ -212,7 +214,7 @@ TEST_F(ConfigLoaderTest, MissingSectionsAreRequired) {
   absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig("", kSource);
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
-  for (const std::string field : {"jurisdiction", "data_dir", "ministry_face"}) {
+  for (const std::string field : {"jurisdiction", "data_dir", "ministry_face", "signing"}) {
     EXPECT_NE(LineFor(config.status(), field), "") << field << " in:\n" << config.status().message();
   }
 }
@@ -223,6 +225,7 @@ TEST_F(ConfigLoaderTest, EmptyTlsFilesAreRequired) {
   ASSERT_FALSE(config.ok());
   EXPECT_NE(LineFor(config.status(), "ministry_face.tls.key_file"), "") << config.status().message();
   EXPECT_NE(LineFor(config.status(), "peer.tls.key_file"), "") << config.status().message();
+  EXPECT_NE(LineFor(config.status(), "signing.key_file"), "") << config.status().message();
 }
 
 TEST_F(ConfigLoaderTest, UnreadableFileIsReportedWithItsFieldPath) {

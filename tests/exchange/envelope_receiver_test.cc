@@ -9,9 +9,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gateway/proof/batch_signature.h"
 #include "gateway/store/sqlite_store.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -50,6 +52,8 @@ class FullDiskStore : public store::Store {
     return Full();
   }
   absl::StatusOr<int64_t> InboxHighWater() override { return Full(); }
+  absl::Status AppendAudit(const store::AuditEvent&) override { return Full(); }
+  absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(int64_t, int) override { return Full(); }
 
   int commits = 0;
 
@@ -88,17 +92,44 @@ EnvelopeParts Parts(const std::string& record_id, const v1::Record& record) {
   parts.header.set_origin(v1::JURISDICTION_UZ);
   parts.header.set_destination(v1::JURISDICTION_KZ);
   parts.header.set_record_type(v1::RECORD_TYPE_CARGO);
-  *parts.header.mutable_accepted_time() = TimeUtil::SecondsToTimestamp(1795000000);
+  *parts.header.mutable_accepted_time() = TimeUtil::GetCurrentTime();  // Within the signing certificate's validity.
   parts.header.set_payload_digest(Sha256Of(parts.payload));
   return parts;
 }
 
-v1::Envelope Assemble(const EnvelopeParts& parts) {
+std::unique_ptr<proof::Signer> SignerOf(const std::string& side, const std::string& name = "signing") {
+  absl::StatusOr<std::unique_ptr<proof::Signer>> signer = proof::Signer::Load(
+      testing::SharedPki().File(side, name + ".crt"), testing::SharedPki().File(side, name + ".key"));
+  EXPECT_TRUE(signer.ok()) << signer.status();
+  return signer.ok() ? *std::move(signer) : nullptr;
+}
+
+// The UZ gateway's signing key, as the sender's.
+const proof::Signer& UzSigner() {
+  static const proof::Signer* const signer = SignerOf("uz").release();
+  return *signer;
+}
+
+// The envelope as the sending gateway assembles it: the header signed by
+// `signer` (a batch of one).
+v1::Envelope Assemble(const EnvelopeParts& parts, const proof::Signer& signer = UzSigner()) {
   v1::Envelope envelope;
   envelope.set_header(parts.header.SerializeAsString());
+  absl::StatusOr<std::vector<v1::BatchProof>> proof = signer.SignBatch(proof::Purpose::kEnvelope, {envelope.header()});
+  EXPECT_TRUE(proof.ok()) << proof.status();
+  if (proof.ok()) *envelope.mutable_proof() = proof->front();
   envelope.set_payload(parts.payload);
   return envelope;
 }
+
+std::unique_ptr<proof::Verifier> VerifierOf(const std::string& side) {
+  absl::StatusOr<std::unique_ptr<proof::Verifier>> verifier =
+      proof::Verifier::Create({testing::SharedPki().File(side, "ca.crt")});
+  EXPECT_TRUE(verifier.ok()) << verifier.status();
+  return verifier.ok() ? *std::move(verifier) : nullptr;
+}
+
+constexpr char kUzGateway[] = "spiffe://uz.iicc/gateway";
 
 v1::Envelope MakeEnvelope(const std::string& record_id, const v1::Record& record) {
   return Assemble(Parts(record_id, record));
@@ -113,7 +144,28 @@ class EnvelopeReceiverTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::Open(dir_.File("gateway.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    receiver_ = std::make_unique<EnvelopeReceiver>(v1::JURISDICTION_KZ, store_.get(), &policy_, &inbox_);
+    receiver_ = std::make_unique<EnvelopeReceiver>(v1::JURISDICTION_KZ, store_.get(), &policy_, kz_signer_.get(),
+                                                   uz_verifier_.get(), kUzGateway, &inbox_);
+  }
+
+  std::vector<v1::AuditEntry> Audit() {
+    absl::StatusOr<std::vector<v1::AuditEntry>> entries = store_->ListAudit(0, 1000);
+    EXPECT_TRUE(entries.ok()) << entries.status();
+    return entries.ok() ? *entries : std::vector<v1::AuditEntry>{};
+  }
+
+  // Rejected, audited as INBOUND_REJECT with `reason_start`, and nothing
+  // stored under the record id: the genuine envelope is accepted afterwards.
+  void ExpectRejectedUnstoredThenGenuineAccepted(const v1::Envelope& bad, const std::string& reason_start) {
+    ExpectRejectedAndNotStored(bad);
+    const std::vector<v1::AuditEntry> audit = Audit();
+    ASSERT_FALSE(audit.empty());
+    EXPECT_EQ(audit.back().kind(), v1::AUDIT_EVENT_KIND_INBOUND_REJECT);
+    EXPECT_EQ(audit.back().record_id(), kRecordId);
+    EXPECT_TRUE(absl::StartsWith(audit.back().detail(), reason_start)) << audit.back().detail();
+    const v1::DeliverResponse genuine = receiver_->Receive(MakeEnvelope(kRecordId, CargoRecord("C-1")));
+    EXPECT_EQ(ReceiptHeaderOf(genuine).verdict(), v1::RECEIPT_VERDICT_ACCEPTED) << genuine.DebugString();
+    EXPECT_EQ(Inbox().size(), 1u);
   }
 
   std::vector<store::InboxEntry> Inbox() {
@@ -147,6 +199,8 @@ class EnvelopeReceiverTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  const std::unique_ptr<proof::Signer> kz_signer_ = SignerOf("kz");
+  const std::unique_ptr<proof::Verifier> uz_verifier_ = VerifierOf("uz");
   std::unique_ptr<store::SqliteStore> store_;
   SequenceNotifier inbox_;
   // Lets everything in unchanged: these tests are about the receiver.
@@ -294,15 +348,76 @@ TEST_F(EnvelopeReceiverTest, WrongOriginIsRejected) {
   ExpectRejectedAndNotStored(Assemble(parts));
 }
 
-TEST_F(EnvelopeReceiverTest, DigestMismatchIsRejected) {
+TEST_F(EnvelopeReceiverTest, DigestMismatchIsRejectedAndDoesNotBlockTheGenuineRecord) {
   EnvelopeParts parts = Parts(kRecordId, CargoRecord("C-1"));
   parts.header.set_payload_digest(Sha256Of("something else"));
-  ExpectRejectedAndNotStored(Assemble(parts));
+  ExpectRejectedUnstoredThenGenuineAccepted(Assemble(parts), "the payload does not match");
 
   // A payload altered in transit, header untouched.
   EnvelopeParts altered = Parts(kOtherRecordId, CargoRecord("C-1"));
   altered.payload = CargoRecord("C-2").SerializeAsString();
   ExpectRejectedAndNotStored(Assemble(altered));
+}
+
+// ---------------------------------------------------------------------------
+// Signatures: checked before anything else.
+
+TEST_F(EnvelopeReceiverTest, ReceiptIsSignedByTheReceiverAndCarriesItsPolicyVersion) {
+  const v1::Envelope envelope = MakeEnvelope(kRecordId, CargoRecord("C-1"));
+  const v1::DeliverResponse response = receiver_->Receive(envelope);
+  const v1::ReceiptHeader header = ReceiptHeaderOf(response);
+  EXPECT_EQ(header.policy_version(), policy_.Get()->version());
+  const std::unique_ptr<proof::Verifier> kz = VerifierOf("kz");
+  const absl::Time received = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(header.received_time()));
+  absl::StatusOr<proof::Verifier::Verified> verified = kz->Verify(
+      proof::Purpose::kReceipt, response.receipt().header(), response.receipt().proof(), "spiffe://kz.iicc/gateway",
+      received);
+  EXPECT_TRUE(verified.ok()) << verified.status();
+  // Audited with the sender's identity and the payload digest.
+  const std::vector<v1::AuditEntry> audit = Audit();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].kind(), v1::AUDIT_EVENT_KIND_RECEIVE);
+  EXPECT_EQ(audit[0].identity(), kUzGateway);
+  EXPECT_EQ(audit[0].digest(), Sha256Of(envelope.payload()));
+}
+
+TEST_F(EnvelopeReceiverTest, UnsignedEnvelopeIsRejectedAuditedAndNotStored) {
+  v1::Envelope envelope = MakeEnvelope(kRecordId, CargoRecord("C-1"));
+  envelope.clear_proof();
+  ExpectRejectedUnstoredThenGenuineAccepted(envelope, "bad signature");
+}
+
+TEST_F(EnvelopeReceiverTest, TamperedSignatureIsRejected) {
+  v1::Envelope envelope = MakeEnvelope(kRecordId, CargoRecord("C-1"));
+  std::string signature = envelope.proof().signature();
+  signature[signature.size() / 2] ^= 0x01;
+  envelope.mutable_proof()->set_signature(signature);
+  ExpectRejectedUnstoredThenGenuineAccepted(envelope, "bad signature");
+}
+
+// The header is what is signed: changing any of it breaks the signature.
+TEST_F(EnvelopeReceiverTest, HeaderChangedAfterSigningIsRejected) {
+  v1::Envelope envelope = MakeEnvelope(kRecordId, CargoRecord("C-1"));
+  v1::EnvelopeHeader header;
+  ASSERT_TRUE(header.ParseFromString(envelope.header()));
+  header.set_policy_version("another policy");
+  envelope.set_header(header.SerializeAsString());
+  ExpectRejectedUnstoredThenGenuineAccepted(envelope, "bad signature");
+}
+
+// Signed under our own CA (as KZ): not the peer.
+TEST_F(EnvelopeReceiverTest, EnvelopeSignedUnderAnotherCaIsRejected) {
+  const std::unique_ptr<proof::Signer> kz = SignerOf("kz");
+  ExpectRejectedUnstoredThenGenuineAccepted(Assemble(Parts(kRecordId, CargoRecord("C-1")), *kz),
+                                            "bad signature: certificate chain");
+}
+
+// Signed under the peer's CA, but not by its gateway.
+TEST_F(EnvelopeReceiverTest, EnvelopeSignedByAnotherPeerIdentityIsRejected) {
+  const std::unique_ptr<proof::Signer> client = SignerOf("uz", "ministry-client");
+  ASSERT_NE(client, nullptr);
+  ExpectRejectedUnstoredThenGenuineAccepted(Assemble(Parts(kRecordId, CargoRecord("C-1")), *client),
+                                            "bad signature");
 }
 
 TEST_F(EnvelopeReceiverTest, PayloadThatIsNotARecordIsRejected) {
@@ -351,7 +466,10 @@ TEST(EnvelopeReceiverStoreFailureTest, StoreThatCannotWriteGetsARetryableRefusal
   FullDiskStore store;
   SequenceNotifier inbox;
   policy::ActivePolicy policy(testing::KeepAllPolicy(v1::JURISDICTION_KZ));
-  EnvelopeReceiver receiver(v1::JURISDICTION_KZ, &store, &policy, &inbox);
+  const std::unique_ptr<proof::Signer> kz_signer = SignerOf("kz");
+  const std::unique_ptr<proof::Verifier> uz_verifier = VerifierOf("uz");
+  EnvelopeReceiver receiver(v1::JURISDICTION_KZ, &store, &policy, kz_signer.get(), uz_verifier.get(), kUzGateway,
+                            &inbox);
   const v1::DeliverResponse response = receiver.Receive(MakeEnvelope(kRecordId, CargoRecord("C-1")));
   EXPECT_EQ(store.commits, 1);
   ASSERT_TRUE(response.has_refusal()) << response.DebugString();

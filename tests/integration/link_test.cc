@@ -9,6 +9,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gateway/common/digest.h"
+#include "gateway/proof/batch_signature.h"
+#include "google/protobuf/util/time_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "iicc/v1/peer_exchange.grpc.pb.h"
@@ -143,7 +145,10 @@ TEST_F(LinkTest, EachRecordTypeCrossesBothWaysAndIsDelivered) {
 
 // Delivers one envelope on the KZ peer face with the given identity; returns
 // the stream's final status.
-grpc::Status DeliverAs(const GatewayProcess& kz, const std::string& cert_side, const std::string& cert_name) {
+// Delivers one valid cargo envelope, signed by the UZ gateway's signing key,
+// over a TLS connection made with `cert_side/cert_name`.
+grpc::Status DeliverAs(const GatewayProcess& kz, const TestPki& pki, const std::string& cert_side,
+                       const std::string& cert_name) {
   auto stub = v1::PeerExchange::NewStub(kz.PeerChannel(cert_side, cert_name));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -155,9 +160,19 @@ grpc::Status DeliverAs(const GatewayProcess& kz, const std::string& cert_side, c
   header.set_record_type(v1::RECORD_TYPE_CARGO);
   const std::string payload = SampleRecord("cargo").SerializeAsString();
   header.set_payload_digest(Sha256(payload));
+  *header.mutable_accepted_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
   v1::DeliverRequest request;
   request.mutable_envelope()->set_header(header.SerializeAsString());
   request.mutable_envelope()->set_payload(payload);
+  absl::StatusOr<std::unique_ptr<proof::Signer>> signer =
+      proof::Signer::Load(pki.File("uz", "signing.crt"), pki.File("uz", "signing.key"));
+  EXPECT_TRUE(signer.ok()) << signer.status();
+  if (signer.ok()) {
+    absl::StatusOr<std::vector<v1::BatchProof>> proof =
+        (*signer)->SignBatch(proof::Purpose::kEnvelope, {request.envelope().header()});
+    EXPECT_TRUE(proof.ok()) << proof.status();
+    if (proof.ok()) *request.mutable_envelope()->mutable_proof() = proof->front();
+  }
   stream->Write(request);
   stream->WritesDone();
   v1::DeliverResponse response;
@@ -218,13 +233,13 @@ TEST_F(LinkTest, PeerFaceRefusesEveryIdentityButThePeerGateway) {
   kz_.StartAndWait();
   pki_.Issue("uz", "impostor", "spiffe://uz.iicc/gateway-impostor", "both");
   // A ministry certificate of the peer's CA.
-  EXPECT_NE(DeliverAs(kz_, "uz", "ministry-client").error_code(), grpc::StatusCode::OK);
+  EXPECT_NE(DeliverAs(kz_, pki_, "uz", "ministry-client").error_code(), grpc::StatusCode::OK);
   // A certificate from the wrong CA: KZ's own gateway.
-  EXPECT_EQ(DeliverAs(kz_, "kz", "gateway").error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(DeliverAs(kz_, pki_, "kz", "gateway").error_code(), grpc::StatusCode::UNAVAILABLE);
   // The right CA with the wrong SPIFFE ID.
-  EXPECT_NE(DeliverAs(kz_, "uz", "impostor").error_code(), grpc::StatusCode::OK);
+  EXPECT_NE(DeliverAs(kz_, pki_, "uz", "impostor").error_code(), grpc::StatusCode::OK);
   // The real peer identity is let in (the envelope is judged on its merits).
-  EXPECT_TRUE(DeliverAs(kz_, "uz", "gateway").ok());
+  EXPECT_TRUE(DeliverAs(kz_, pki_, "uz", "gateway").ok());
   // Only that one was stored.
   EXPECT_EQ(ListAllInbound(*kz_.MinistryStub()).size(), 1u);
 }

@@ -18,6 +18,7 @@
 #include "gateway/common/sequence_notifier.h"
 #include "gateway/common/uuid.h"
 #include "gateway/security/authorizer.h"
+#include "gateway/proof/batch_signature.h"
 #include "gateway/store/sqlite_store.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -112,7 +113,7 @@ class RecordAcceptorTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::Open(dir_.File("gateway.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    acceptor_ = std::make_unique<RecordAcceptor>(v1::JURISDICTION_KZ, store_.get(), &authorizer_, &policy_, &outbox_);
+    acceptor_ = std::make_unique<RecordAcceptor>(v1::JURISDICTION_KZ, store_.get(), &authorizer_, &policy_, signer_.get(), &outbox_);
   }
 
   int64_t Pending() {
@@ -134,7 +135,15 @@ class RecordAcceptorTest : public ::testing::Test {
     return envelope;
   }
 
+  static std::unique_ptr<proof::Signer> KzSigner() {
+    absl::StatusOr<std::unique_ptr<proof::Signer>> signer = proof::Signer::Load(
+        testing::SharedPki().File("kz", "signing.crt"), testing::SharedPki().File("kz", "signing.key"));
+    EXPECT_TRUE(signer.ok()) << signer.status();
+    return signer.ok() ? *std::move(signer) : nullptr;
+  }
+
   TempDir dir_;
+  const std::unique_ptr<proof::Signer> signer_ = KzSigner();
   std::unique_ptr<store::SqliteStore> store_;
   const security::Authorizer authorizer_{Config()};
   // Lets everything out unchanged: these tests are about the acceptor.
@@ -184,6 +193,26 @@ TEST_F(RecordAcceptorTest, StoredEnvelopeCarriesHeaderAndPayload) {
   v1::Record payload;
   ASSERT_TRUE(payload.ParseFromString(envelope.payload()));
   EXPECT_TRUE(MessageDifferencer::Equals(payload, submitted)) << payload.DebugString();
+
+  // Signed by the KZ gateway, checkable with the KZ CA alone.
+  absl::StatusOr<std::unique_ptr<proof::Verifier>> verifier =
+      proof::Verifier::Create({testing::SharedPki().File("kz", "ca.crt")});
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  absl::StatusOr<proof::Verifier::Verified> verified = (*verifier)->Verify(
+      proof::Purpose::kEnvelope, envelope.header(), envelope.proof(), "spiffe://kz.iicc/gateway", accepted);
+  EXPECT_TRUE(verified.ok()) << verified.status();
+  EXPECT_FALSE((*verifier)
+                   ->Verify(proof::Purpose::kReceipt, envelope.header(), envelope.proof(), "", accepted)
+                   .ok());
+
+  // And audited in the same commit.
+  absl::StatusOr<std::vector<v1::AuditEntry>> audit = store_->ListAudit(0, 10);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].kind(), v1::AUDIT_EVENT_KIND_SUBMIT);
+  EXPECT_EQ((*audit)[0].record_id(), response->record_id());
+  EXPECT_EQ((*audit)[0].identity(), kCustoms);
+  EXPECT_EQ((*audit)[0].digest(), header.payload_digest());
 }
 
 // The gateway hands Submit the request it parsed and lets it filter the
@@ -211,7 +240,7 @@ TEST_F(RecordAcceptorTest, InPlaceSubmitFiltersTheRequestAndRemembersItAsSubmitt
 }
 
 TEST_F(RecordAcceptorTest, UzGatewayAddressesEnvelopesToKz) {
-  RecordAcceptor uz(v1::JURISDICTION_UZ, store_.get(), &authorizer_, &policy_, &outbox_);
+  RecordAcceptor uz(v1::JURISDICTION_UZ, store_.get(), &authorizer_, &policy_, signer_.get(), &outbox_);
   absl::StatusOr<v1::SubmitResponse> response = uz.Submit(kRegistry, Request("req-1", EnterpriseRecord()));
   ASSERT_TRUE(response.ok()) << response.status();
   v1::EnvelopeHeader header;
@@ -261,6 +290,31 @@ TEST_F(RecordAcceptorTest, SubmitWithoutRoleForTheTypeIsDeniedAndStoresNothing) 
   EXPECT_EQ(response.status().code(), absl::StatusCode::kPermissionDenied) << response.status();
   EXPECT_EQ(Pending(), 0);
   EXPECT_EQ(outbox_.high_water(), 0);
+  absl::StatusOr<std::vector<v1::AuditEntry>> audit = store_->ListAudit(0, 10);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].kind(), v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE);
+  EXPECT_EQ((*audit)[0].identity(), kCustoms);
+}
+
+// A policy that lets nothing out: the refusal is answered and audited, with
+// the digest of what was submitted, and nothing is stored.
+TEST_F(RecordAcceptorTest, OutboundDenyIsAuditedAndStoresNothing) {
+  absl::StatusOr<std::shared_ptr<const policy::CompiledPolicy>> closed =
+      policy::CompiledPolicy::Parse("jurisdiction: JURISDICTION_KZ\n", "closed", {}, v1::JURISDICTION_KZ);
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  policy_.Set(*closed);
+  const v1::SubmitRequest request = Request("req-1", CargoRecord("C-1"));
+  absl::StatusOr<v1::SubmitResponse> response = acceptor_->Submit(kRegistry, request);
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kFailedPrecondition) << response.status();
+  EXPECT_EQ(Pending(), 0);
+  absl::StatusOr<std::vector<v1::AuditEntry>> audit = store_->ListAudit(0, 10);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].kind(), v1::AUDIT_EVENT_KIND_OUTBOUND_DENY);
+  EXPECT_EQ((*audit)[0].identity(), kRegistry);
+  EXPECT_EQ((*audit)[0].digest(), Sha256Of(request.record().SerializeAsString()));
+  EXPECT_TRUE(absl::StartsWith((*audit)[0].detail(), "refused by policy")) << (*audit)[0].detail();
 }
 
 TEST_F(RecordAcceptorTest, SubmitFromIdentitiesWithoutSubmitRoleIsDenied) {

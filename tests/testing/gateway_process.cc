@@ -47,6 +47,8 @@ GatewayProcess::GatewayProcess(std::string side, const TestPki& pki, const std::
   v1::PseudonymKey* key = config_.add_pseudonym_keys();
   key->set_key_id(side_ + "-dev");
   key->set_key_file(pki.File(side_, "pseudonym.key"));
+  config_.mutable_signing()->set_cert_file(pki.File(side_, "signing.crt"));
+  config_.mutable_signing()->set_key_file(pki.File(side_, "signing.key"));
   v1::MinistryIdentity* client = config_.add_ministries();
   client->set_spiffe_id("spiffe://" + side_ + ".iicc/ministry/ministry-client");
   for (v1::Role role : {v1::ROLE_SUBMIT, v1::ROLE_READ, v1::ROLE_STATUS}) client->add_grants()->set_role(role);

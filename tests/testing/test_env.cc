@@ -89,6 +89,13 @@ TestPki::TestPki(std::string dir) : dir_(std::move(dir)) {
   }
 }
 
+const TestPki& SharedPki() {
+  // Removed at exit, after the last test.
+  static const TempDir dir;
+  static const TestPki pki(dir.path());
+  return pki;
+}
+
 void TestPki::Issue(const std::string& side, const std::string& name, const std::string& spiffe_id,
                     const std::string& usage) const {
   const int status = RunShell("'" + SourceDir() + "/certs/make-dev-pki.sh' --issue '" + dir_ + "/" + side + "' '" +

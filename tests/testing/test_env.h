@@ -68,6 +68,11 @@ class TestPki {
   std::string dir_;
 };
 
+// A development PKI made once per test process, in a temporary directory,
+// for unit tests that need valid certificates and keys but not their own
+// (integration tests make their own per test).
+const TestPki& SharedPki();
+
 // Runs `command` with /bin/sh; returns its exit status (or -1).
 int RunShell(const std::string& command);
 
