@@ -29,8 +29,10 @@
 namespace iicc::server {
 namespace {
 
-// Workers for blocking store calls; commits serialize on the store anyway.
-constexpr int kWorkerThreads = 4;
+// Workers for blocking store calls. A worker waiting for its commit costs
+// nothing but its stack, and the more calls wait together, the more share
+// one commit (the store's group commit): enough for many concurrent clients.
+constexpr int kWorkerThreads = 32;
 
 // Room for an envelope's header and proof (certificate chain included)
 // beyond the record it carries.
