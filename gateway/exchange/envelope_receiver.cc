@@ -142,6 +142,7 @@ v1::DeliverResponse EnvelopeReceiver::Receive(const v1::Envelope& envelope) {
   if (accepted) commit.record = SerializeDeterministic(record);
   commit.receipt = SerializeDeterministic(*receipt);
   commit.received_time = now;
+  commit.envelope = SerializeDeterministic(envelope);
   commit.sender = signer;
   commit.reason = reason;
 

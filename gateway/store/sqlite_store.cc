@@ -72,6 +72,8 @@ constexpr const char* kMigrations[] = {
       BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
       BEGIN SELECT RAISE(ABORT, 'the audit chain is append-only'); END;
+    -- The signed envelope as received: the evidence of who sent which bytes.
+    ALTER TABLE inbound_receipts ADD COLUMN envelope BLOB;
     )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion, "one migration per schema version");
@@ -505,12 +507,13 @@ absl::StatusOr<InboundOutcome> SqliteStore::CommitInbound(const InboundCommit& c
     if (rc != SQLITE_DONE) return Error("receipt lookup");
 
     Statement receipt(db_,
-                      "INSERT INTO inbound_receipts (record_id, payload_digest, accepted, receipt) "
-                      "VALUES (?, ?, ?, ?)");
+                      "INSERT INTO inbound_receipts (record_id, payload_digest, accepted, receipt, envelope) "
+                      "VALUES (?, ?, ?, ?, ?)");
     receipt.Bind(1, commit.record_id)
         .BindBlob(2, commit.payload_digest)
         .Bind(3, static_cast<int64_t>(commit.accepted))
-        .BindBlob(4, commit.receipt);
+        .BindBlob(4, commit.receipt)
+        .BindBlob(5, commit.envelope);
     if (receipt.Step() != SQLITE_DONE) return Error("receipt insert");
     outcome.kind = InboundOutcome::Kind::kCommitted;
     outcome.receipt = commit.receipt;

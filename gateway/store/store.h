@@ -82,6 +82,8 @@ struct InboundCommit {
   bool accepted = false;
   std::string receipt;  // Serialized iicc.v1.Receipt.
   absl::Time received_time;
+  // Serialized iicc.v1.Envelope as received and verified: kept as evidence.
+  std::string envelope;
   // For the RECEIVE or INBOUND_REJECT audit entry.
   std::string sender;  // SPIFFE ID of the signer of the envelope.
   std::string reason;  // Why rejected; empty when accepted.
