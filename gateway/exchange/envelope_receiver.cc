@@ -1,5 +1,6 @@
 #include "gateway/exchange/envelope_receiver.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -54,10 +55,9 @@ EnvelopeReceiver::EnvelopeReceiver(v1::Jurisdiction jurisdiction, store::Store* 
       inbox_(inbox),
       validation_(std::move(validation)) {}
 
-absl::StatusOr<v1::Receipt> EnvelopeReceiver::MakeReceipt(const std::string& record_id,
-                                                          const std::string& payload_digest, bool accepted,
-                                                          const std::string& reason, absl::Time now,
-                                                          const std::string& policy_version) const {
+v1::ReceiptHeader EnvelopeReceiver::ReceiptHeaderFor(const std::string& record_id, const std::string& payload_digest,
+                                                     bool accepted, const std::string& reason, absl::Time now,
+                                                     const std::string& policy_version) const {
   v1::ReceiptHeader header;
   header.set_record_id(record_id);
   header.set_payload_digest(payload_digest);
@@ -66,12 +66,18 @@ absl::StatusOr<v1::Receipt> EnvelopeReceiver::MakeReceipt(const std::string& rec
   *header.mutable_received_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
   header.set_receiver(jurisdiction_);
   header.set_policy_version(policy_version);
-  v1::Receipt receipt;
-  receipt.set_header(SerializeDeterministic(header));
-  absl::StatusOr<std::vector<v1::BatchProof>> proof = signer_->SignBatch(proof::Purpose::kReceipt, {receipt.header()});
-  if (!proof.ok()) return proof.status();
-  *receipt.mutable_proof() = std::move(proof->front());
-  return receipt;
+  return header;
+}
+
+absl::Status EnvelopeReceiver::Sign(const std::vector<v1::Receipt*>& receipts) const {
+  if (receipts.empty()) return absl::OkStatus();
+  std::vector<std::string> headers;
+  headers.reserve(receipts.size());
+  for (const v1::Receipt* receipt : receipts) headers.push_back(receipt->header());
+  absl::StatusOr<std::vector<v1::BatchProof>> proofs = signer_->SignBatch(proof::Purpose::kReceipt, headers);
+  if (!proofs.ok()) return proofs.status();
+  for (size_t i = 0; i < receipts.size(); ++i) *receipts[i]->mutable_proof() = std::move((*proofs)[i]);
+  return absl::OkStatus();
 }
 
 v1::DeliverResponse EnvelopeReceiver::Refuse(const std::string& record_id, absl::string_view why) {
@@ -84,97 +90,129 @@ v1::DeliverResponse EnvelopeReceiver::Refuse(const std::string& record_id, absl:
 }
 
 v1::DeliverResponse EnvelopeReceiver::Receive(const v1::Envelope& envelope) {
+  return std::move(ReceiveBatch({&envelope}).front());
+}
+
+std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vector<const v1::Envelope*>& envelopes) {
   const absl::Time now = absl::Now();
   const std::shared_ptr<const policy::CompiledPolicy> policy = policy_->Get();
-  const std::string digest = Sha256(envelope.payload());
-  v1::EnvelopeHeader header;
-  const bool parsed = header.ParseFromString(envelope.header()) && !header.record_id().empty();
+  std::vector<v1::DeliverResponse> responses(envelopes.size());
+  std::vector<v1::Receipt*> to_sign;          // Every receipt made here, signed together.
+  std::vector<store::InboundCommit> commits;  // What to store, in order.
+  std::vector<size_t> committed_index;        // commits[k] answers envelopes[committed_index[k]].
+  std::vector<std::string> record_ids(envelopes.size());
 
-  // Before anything else: is this envelope what the peer signed? A record
-  // that fails here is answered with a rejected receipt and audited, but
-  // nothing is stored under its record id: bytes the peer did not sign must
-  // not decide what that id means.
-  std::string unverified;
-  std::string signer;
-  if (!parsed) {
-    unverified = "malformed envelope header";
-  } else if (absl::StatusOr<proof::Verifier::Verified> verified =
-                 verifier_->Verify(proof::Purpose::kEnvelope, envelope.header(), envelope.proof(), peer_spiffe_id_,
-                                   FromTimestamp(header.accepted_time()));
-             !verified.ok()) {
-    unverified = absl::StrCat("bad signature: ", verified.status().message());
-  } else if (header.payload_digest() != digest) {
-    signer = verified->signer_spiffe_id;
-    unverified = "the payload does not match the signed header's digest";
-  } else {
-    signer = verified->signer_spiffe_id;
-  }
-  if (!unverified.empty()) {
-    store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_INBOUND_REJECT, header.record_id(), signer, digest, unverified});
-    Log(LogLevel::kWarning, "peer.envelope_rejected", {{"record_id", header.record_id()}, {"reason", unverified}});
-    absl::StatusOr<v1::Receipt> receipt =
-        MakeReceipt(header.record_id(), digest, false, unverified, now, policy->version());
-    if (!receipt.ok()) return Refuse(header.record_id(), "cannot sign a receipt now");
-    v1::DeliverResponse response;
-    *response.mutable_receipt() = *std::move(receipt);
-    return response;
-  }
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    const v1::Envelope& envelope = *envelopes[i];
+    const std::string digest = Sha256(envelope.payload());
+    v1::EnvelopeHeader header;
+    const bool parsed = header.ParseFromString(envelope.header()) && !header.record_id().empty();
+    record_ids[i] = header.record_id();
 
-  v1::Record record;
-  std::string reason = Judge(header, envelope, jurisdiction_, validation_, &record);
-  if (reason.empty()) {
-    if (absl::Status verdict = policy->Apply(policy::Direction::kInbound, &record); !verdict.ok()) {
-      reason = std::string(verdict.message());
+    // Before anything else: is this envelope what the peer signed? A record
+    // that fails here is answered with a rejected receipt and audited, but
+    // nothing is stored under its record id: bytes the peer did not sign
+    // must not decide what that id means.
+    std::string unverified;
+    std::string signer;
+    if (!parsed) {
+      unverified = "malformed envelope header";
+    } else if (absl::StatusOr<proof::Verifier::Verified> verified =
+                   verifier_->Verify(proof::Purpose::kEnvelope, envelope.header(), envelope.proof(), peer_spiffe_id_,
+                                     FromTimestamp(header.accepted_time()));
+               !verified.ok()) {
+      unverified = absl::StrCat("bad signature: ", verified.status().message());
+    } else {
+      signer = verified->signer_spiffe_id;
+      if (header.payload_digest() != digest) unverified = "the payload does not match the signed header's digest";
     }
-  }
-  const bool accepted = reason.empty();
-  absl::StatusOr<v1::Receipt> receipt =
-      MakeReceipt(header.record_id(), digest, accepted, reason, now, policy->version());
-  if (!receipt.ok()) return Refuse(header.record_id(), "cannot sign a receipt now");
+    if (!unverified.empty()) {
+      store::AuditOrLog(store_,
+                        {v1::AUDIT_EVENT_KIND_INBOUND_REJECT, header.record_id(), signer, digest, unverified});
+      Log(LogLevel::kWarning, "peer.envelope_rejected", {{"record_id", header.record_id()}, {"reason", unverified}});
+      v1::Receipt* receipt = responses[i].mutable_receipt();
+      receipt->set_header(SerializeDeterministic(
+          ReceiptHeaderFor(header.record_id(), digest, false, unverified, now, policy->version())));
+      to_sign.push_back(receipt);
+      continue;
+    }
 
-  store::InboundCommit commit;
-  commit.record_id = header.record_id();
-  commit.origin = header.origin();
-  commit.record_type = header.record_type();
-  commit.payload_digest = digest;
-  commit.accepted = accepted;
-  // The inbox keeps the record as the inbound policy left it.
-  if (accepted) commit.record = SerializeDeterministic(record);
-  commit.receipt = SerializeDeterministic(*receipt);
-  commit.received_time = now;
-  commit.envelope = SerializeDeterministic(envelope);
-  commit.sender = signer;
-  commit.reason = reason;
-
-  absl::StatusOr<store::InboundOutcome> outcome = store_->CommitInbound(commit);
-  if (!outcome.ok()) {
-    // Cannot store now (disk full, store unavailable): the sender keeps the
-    // envelope and sends it again.
-    return Refuse(header.record_id(),
-                  absl::StrCat("cannot store now: ", absl::StatusCodeToString(outcome.status().code())));
-  }
-  v1::DeliverResponse response;
-  switch (outcome->kind) {
-    case store::InboundOutcome::Kind::kCommitted:
-      IICC_FAULT_POINT("receiver.after_commit");
-      if (accepted) inbox_->Publish(outcome->sequence);
-      *response.mutable_receipt() = *std::move(receipt);
-      break;
-    case store::InboundOutcome::Kind::kDuplicate:
-      if (!response.mutable_receipt()->ParseFromString(outcome->receipt)) {
-        *response.mutable_receipt() = *std::move(receipt);  // Unreachable unless the store is corrupt.
+    v1::Record record;
+    std::string reason = Judge(header, envelope, jurisdiction_, validation_, &record);
+    if (reason.empty()) {
+      if (absl::Status verdict = policy->Apply(policy::Direction::kInbound, &record); !verdict.ok()) {
+        reason = std::string(verdict.message());
       }
-      break;
-    case store::InboundOutcome::Kind::kConflict: {
-      absl::StatusOr<v1::Receipt> conflict =
-          MakeReceipt(header.record_id(), digest, false, "record_id already received with a different payload", now,
-                      policy->version());
-      if (!conflict.ok()) return Refuse(header.record_id(), "cannot sign a receipt now");
-      *response.mutable_receipt() = *std::move(conflict);
-      break;
+    }
+    const bool accepted = reason.empty();
+    v1::Receipt* receipt = responses[i].mutable_receipt();
+    receipt->set_header(
+        SerializeDeterministic(ReceiptHeaderFor(header.record_id(), digest, accepted, reason, now, policy->version())));
+    to_sign.push_back(receipt);
+
+    store::InboundCommit commit;
+    commit.record_id = header.record_id();
+    commit.origin = header.origin();
+    commit.record_type = header.record_type();
+    commit.payload_digest = digest;
+    commit.accepted = accepted;
+    // The inbox keeps the record as the inbound policy left it.
+    if (accepted) commit.record = SerializeDeterministic(record);
+    commit.received_time = now;
+    commit.envelope = SerializeDeterministic(envelope);
+    commit.sender = signer;
+    commit.reason = reason;
+    commits.push_back(std::move(commit));
+    committed_index.push_back(i);
+  }
+
+  // One signature for every receipt of the batch, one commit for every record.
+  if (!Sign(to_sign).ok()) {
+    for (size_t i = 0; i < envelopes.size(); ++i) responses[i] = Refuse(record_ids[i], "cannot sign receipts now");
+    return responses;
+  }
+  for (size_t k = 0; k < commits.size(); ++k) commits[k].receipt = SerializeDeterministic(responses[committed_index[k]].receipt());
+  absl::StatusOr<std::vector<store::InboundOutcome>> outcomes = store_->CommitInboundBatch(commits);
+  if (!outcomes.ok()) {
+    // Cannot store now (disk full, store unavailable): nothing of the batch
+    // was stored; the sender keeps the envelopes and sends them again.
+    const std::string why = absl::StrCat("cannot store now: ", absl::StatusCodeToString(outcomes.status().code()));
+    for (size_t index : committed_index) responses[index] = Refuse(record_ids[index], why);
+    return responses;
+  }
+  IICC_FAULT_POINT("receiver.after_commit");
+  int64_t high_water = 0;
+  std::vector<v1::Receipt*> conflicts;
+  for (size_t k = 0; k < commits.size(); ++k) {
+    const store::InboundOutcome& outcome = (*outcomes)[k];
+    v1::DeliverResponse& response = responses[committed_index[k]];
+    switch (outcome.kind) {
+      case store::InboundOutcome::Kind::kCommitted:
+        if (commits[k].accepted) high_water = std::max(high_water, outcome.sequence);
+        break;
+      case store::InboundOutcome::Kind::kDuplicate: {
+        v1::Receipt original;
+        if (original.ParseFromString(outcome.receipt)) *response.mutable_receipt() = std::move(original);
+        break;  // Else (a corrupt store) the new receipt is answered.
+      }
+      case store::InboundOutcome::Kind::kConflict:
+        response.mutable_receipt()->set_header(
+            SerializeDeterministic(ReceiptHeaderFor(commits[k].record_id, commits[k].payload_digest, false,
+                                                    "record_id already received with a different payload", now,
+                                                    policy->version())));
+        conflicts.push_back(response.mutable_receipt());
+        break;
     }
   }
-  return response;
+  if (high_water > 0) inbox_->Publish(high_water);
+  if (!Sign(conflicts).ok()) {
+    for (size_t k = 0; k < commits.size(); ++k) {
+      if ((*outcomes)[k].kind == store::InboundOutcome::Kind::kConflict) {
+        responses[committed_index[k]] = Refuse(commits[k].record_id, "cannot sign a receipt now");
+      }
+    }
+  }
+  return responses;
 }
 
 }  // namespace iicc::exchange

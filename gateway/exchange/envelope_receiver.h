@@ -4,6 +4,7 @@
 #define IICC_GATEWAY_EXCHANGE_ENVELOPE_RECEIVER_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -45,11 +46,18 @@ class EnvelopeReceiver {
   // record stays.
   v1::DeliverResponse Receive(const v1::Envelope& envelope);
 
+  // Receive for envelopes that arrived together on one stream, answered in
+  // order: their receipts share one signature (a Merkle batch) and their
+  // records one commit (all stored, or none and every one refused for a
+  // retry). Inbox sequences follow the envelopes' order.
+  std::vector<v1::DeliverResponse> ReceiveBatch(const std::vector<const v1::Envelope*>& envelopes);
+
  private:
-  // A receipt for `record_id`, signed (a batch of one).
-  absl::StatusOr<v1::Receipt> MakeReceipt(const std::string& record_id, const std::string& payload_digest,
-                                          bool accepted, const std::string& reason, absl::Time now,
-                                          const std::string& policy_version) const;
+  v1::ReceiptHeader ReceiptHeaderFor(const std::string& record_id, const std::string& payload_digest, bool accepted,
+                                     const std::string& reason, absl::Time now,
+                                     const std::string& policy_version) const;
+  // Signs `receipts` (their headers set) as one batch.
+  absl::Status Sign(const std::vector<v1::Receipt*>& receipts) const;
   // A retryable refusal: the sender keeps the envelope and resends it.
   static v1::DeliverResponse Refuse(const std::string& record_id, absl::string_view why);
 

@@ -191,12 +191,16 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
       }
     }
 
+    // Every receipt that arrived is checked, then all are recorded in one
+    // commit; a refusal or a bad receipt ends the session after the ones
+    // before it are recorded.
+    std::vector<store::Outcome> outcomes;
     for (v1::DeliverResponse& response : arrived) {
-      if (in_flight.empty()) {
+      if (outcomes.size() == in_flight.size()) {
         status = absl::InternalError("the peer answered more than was sent");
         break;
       }
-      const store::PendingEnvelope& front = in_flight.front();
+      const store::PendingEnvelope& front = in_flight[outcomes.size()];
       if (response.has_refusal()) {
         // Retryable: end the session; the next one resends from this record.
         status = absl::UnavailableError(absl::StrCat("the peer cannot store now: ", response.refusal().reason()));
@@ -204,9 +208,17 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
                        absl::Nanoseconds(response.refusal().retry_after().nanos());
         break;
       }
-      status = RecordReceipt(front, response.receipt());
-      if (!status.ok()) break;
-      in_flight.pop_front();
+      absl::StatusOr<store::Outcome> outcome = CheckReceipt(front, response.receipt());
+      if (!outcome.ok()) {
+        status = outcome.status();
+        break;
+      }
+      outcomes.push_back(*std::move(outcome));
+    }
+    if (absl::Status recorded = store_->RecordOutcomes(outcomes); !recorded.ok()) {
+      status = recorded;
+    } else {
+      in_flight.erase(in_flight.begin(), in_flight.begin() + static_cast<std::ptrdiff_t>(outcomes.size()));
     }
     if (status.ok() && ended) status = absl::UnavailableError("the peer ended the stream");
   }
@@ -219,7 +231,8 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
   return status;
 }
 
-absl::Status Forwarder::RecordReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt) {
+absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const store::PendingEnvelope& sent,
+                                                       const v1::Receipt& receipt) {
   v1::Envelope envelope;
   v1::EnvelopeHeader sent_header;
   if (!envelope.ParseFromString(sent.envelope) || !sent_header.ParseFromString(envelope.header())) {
@@ -248,9 +261,8 @@ absl::Status Forwarder::RecordReceipt(const store::PendingEnvelope& sent, const 
                                                " is not accepted: ", problem));
   }
   const bool accepted = header.verdict() == v1::RECEIPT_VERDICT_ACCEPTED;
-  return store_->RecordOutcome(sent.record_id,
-                               accepted ? v1::DELIVERY_STATE_DELIVERED : v1::DELIVERY_STATE_REJECTED,
-                               accepted ? "" : header.reason(), serialized, absl::Now());
+  return store::Outcome{sent.record_id, accepted ? v1::DELIVERY_STATE_DELIVERED : v1::DELIVERY_STATE_REJECTED,
+                        accepted ? "" : header.reason(), serialized, absl::Now()};
 }
 
 }  // namespace iicc::exchange

@@ -68,10 +68,10 @@ class Forwarder {
   // receiver accepted the stream (the backoff starts again from its initial
   // value) and `retry_after` when the receiver asked for a pause.
   absl::Status RunSession(bool* connected, absl::Duration* retry_after);
-  // Checks the peer's receipt for `sent` and records its outcome durably.
-  // An unverifiable receipt is audited, not recorded, and ends the session
-  // (the record stays queued and is sent again).
-  absl::Status RecordReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt);
+  // Checks the peer's receipt for `sent`: the outcome to record, or, for an
+  // unverifiable receipt, an audit entry and UNAVAILABLE, which ends the
+  // session (the record stays queued and is sent again).
+  absl::StatusOr<store::Outcome> CheckReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt);
 
   const ForwarderOptions options_;
   store::Store* const store_;

@@ -1,54 +1,162 @@
 #include "gateway/exchange/peer_service.h"
 
+#include <deque>
+#include <memory>
 #include <optional>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 #include "gateway/security/tls.h"
 
 namespace iicc::exchange {
 namespace {
 
+// Reads envelopes as they come (the sender streams a window of them) and
+// judges whatever has arrived in one batch on the worker pool, while the
+// next ones are read and the answers to the last batch are written: the
+// envelopes of a batch share one signature on their receipts and one
+// commit. Answers go out in the order the envelopes came.
+//
+// gRPC allows one read and one write in flight at a time; everything else
+// is guarded by mu_.
 class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse> {
  public:
   DeliverReactor(EnvelopeReceiver* receiver, ThreadPool* workers) : receiver_(receiver), workers_(workers) {
     // Tells the sender at once that the stream is accepted: its link is up
     // before the first envelope.
     StartSendInitialMetadata();
+    absl::MutexLock lock(&mu_);
+    reading_ = true;
     StartRead(&request_);
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status::OK);
-      return;
+    absl::MutexLock lock(&mu_);
+    reading_ = false;
+    if (!ok) {  // The sender half-closed, or the stream is over.
+      read_done_ = true;
+    } else if (!stopping_) {
+      pending_.push_back(std::move(request_));
+      request_.Clear();
+      if (pending_.size() < kMaxPending) StartReadLocked();
     }
-    workers_->Schedule([this] {
-      response_ = receiver_->Receive(request_.envelope());
-      StartWrite(&response_);
-    });
+    ProcessLocked();
+    MaybeFinishLocked();
   }
 
   void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the link broke while answering"));
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the link broke while answering"));
       return;
     }
     if (response_.has_refusal()) {
       // Judge nothing after a refused envelope on this stream: the sender
       // resends from it, and storing what follows first would break the
       // link's order.
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot store now; resend from the refused envelope"));
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot store now; resend from the refused envelope"));
       return;
     }
+    WriteLocked();
+    MaybeFinishLocked();
+  }
+
+  // gRPC is done with the stream; a batch still being judged owns the
+  // reactor until it ends.
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (processing_) {
+        done_ = true;
+        return;
+      }
+    }
+    delete this;
+  }
+
+ private:
+  // Envelopes read ahead of judging at most (the sender's window is
+  // usually smaller).
+  static constexpr size_t kMaxPending = 256;
+
+  void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reading_ || read_done_ || finished_ || stopping_) return;
+    reading_ = true;
     StartRead(&request_);
   }
 
-  void OnDone() override { delete this; }
+  // Judges everything read so far, unless a batch is being judged.
+  void ProcessLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (processing_ || pending_.empty() || stopping_ || finished_) return;
+    processing_ = true;
+    auto batch = std::make_shared<std::deque<v1::DeliverRequest>>(std::move(pending_));
+    pending_.clear();
+    workers_->Schedule([this, batch] {
+      std::vector<const v1::Envelope*> envelopes;
+      envelopes.reserve(batch->size());
+      for (const v1::DeliverRequest& request : *batch) envelopes.push_back(&request.envelope());
+      std::vector<v1::DeliverResponse> responses = receiver_->ReceiveBatch(envelopes);
+      mu_.Lock();
+      processing_ = false;
+      if (done_) {  // The stream ended meanwhile (the sender went away).
+        mu_.Unlock();
+        delete this;
+        return;
+      }
+      for (v1::DeliverResponse& response : responses) {
+        const bool refused = response.has_refusal();
+        to_write_.push_back(std::move(response));
+        if (refused) {  // Nothing after it is answered; the sender resends from it.
+          stopping_ = true;
+          break;
+        }
+      }
+      WriteLocked();
+      StartReadLocked();  // Reading may have paused at kMaxPending.
+      ProcessLocked();
+      MaybeFinishLocked();
+      mu_.Unlock();
+    });
+  }
 
- private:
+  void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || to_write_.empty() || finished_) return;
+    writing_ = true;
+    response_ = std::move(to_write_.front());
+    to_write_.pop_front();
+    StartWrite(&response_);
+  }
+
+  // Ends the stream once the sender is done and every answer is written.
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (read_done_ && !processing_ && pending_.empty() && to_write_.empty() && !writing_) {
+      FinishLocked(grpc::Status::OK);
+    }
+  }
+
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(std::move(status));
+  }
+
   EnvelopeReceiver* const receiver_;
   ThreadPool* const workers_;
-  v1::DeliverRequest request_;
-  v1::DeliverResponse response_;
+  absl::Mutex mu_;
+  v1::DeliverRequest request_ ABSL_GUARDED_BY(mu_);    // The read in flight.
+  v1::DeliverResponse response_ ABSL_GUARDED_BY(mu_);  // The write in flight.
+  std::deque<v1::DeliverRequest> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::DeliverResponse> to_write_ ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool processing_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // A refusal is queued: judge nothing more.
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone came while a batch was judged.
 };
 
 class Refuse final : public grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse> {

@@ -460,22 +460,28 @@ absl::StatusOr<std::vector<PendingEnvelope>> SqliteStore::ListPending(int64_t af
   return pending;
 }
 
-absl::Status SqliteStore::RecordOutcome(absl::string_view record_id, v1::DeliveryState state, absl::string_view reason,
-                                        absl::string_view receipt, absl::Time delivered_time) {
+absl::Status SqliteStore::RecordOutcomeLocked(const Outcome& outcome) {
+  Statement stmt(db_,
+                 "UPDATE outbox SET state = ?, reason = ?, receipt = ?, delivered_nanos = ? "
+                 "WHERE record_id = ? AND state = 1");
+  stmt.Bind(1, static_cast<int64_t>(outcome.state))
+      .Bind(2, outcome.reason)
+      .BindBlob(3, outcome.receipt)
+      .Bind(4, ToNanos(outcome.delivered_time))
+      .Bind(5, outcome.record_id);
+  if (stmt.Step() != SQLITE_DONE) return Error("outcome update");
+  if (sqlite3_changes(db_) == 0) return absl::OkStatus();  // Not queued any more: nothing changed.
+  return AppendAuditLocked(AuditEvent{outcome.state == v1::DELIVERY_STATE_DELIVERED
+                                          ? v1::AUDIT_EVENT_KIND_DELIVER
+                                          : v1::AUDIT_EVENT_KIND_RECEIPT_REJECTED,
+                                      outcome.record_id, "", Sha256(outcome.receipt), outcome.reason});
+}
+
+absl::Status SqliteStore::RecordOutcomes(const std::vector<Outcome>& outcomes) {
+  if (outcomes.empty()) return absl::OkStatus();
   return Write([&]() -> absl::Status {
-    Statement stmt(db_,
-                   "UPDATE outbox SET state = ?, reason = ?, receipt = ?, delivered_nanos = ? "
-                   "WHERE record_id = ? AND state = 1");
-    stmt.Bind(1, static_cast<int64_t>(state))
-        .Bind(2, reason)
-        .BindBlob(3, receipt)
-        .Bind(4, ToNanos(delivered_time))
-        .Bind(5, record_id);
-    if (stmt.Step() != SQLITE_DONE) return Error("outcome update");
-    if (sqlite3_changes(db_) == 0) return absl::OkStatus();  // Not queued any more: nothing changed.
-    return AppendAuditLocked(AuditEvent{
-        state == v1::DELIVERY_STATE_DELIVERED ? v1::AUDIT_EVENT_KIND_DELIVER : v1::AUDIT_EVENT_KIND_RECEIPT_REJECTED,
-        std::string(record_id), "", Sha256(receipt), std::string(reason)});
+    for (const Outcome& outcome : outcomes) IICC_RETURN_IF_ERROR(RecordOutcomeLocked(outcome));
+    return absl::OkStatus();
   });
 }
 
@@ -486,57 +492,64 @@ absl::StatusOr<int64_t> SqliteStore::CountPending() {
   return stmt.Int(0);
 }
 
-absl::StatusOr<InboundOutcome> SqliteStore::CommitInbound(const InboundCommit& commit) {
-  InboundOutcome outcome;
+absl::Status SqliteStore::CommitInboundLocked(const InboundCommit& commit, InboundOutcome* out) {
+  InboundOutcome& outcome = *out;
+  Statement find(db_, "SELECT payload_digest, receipt FROM inbound_receipts WHERE record_id = ?");
+  find.Bind(1, commit.record_id);
+  const int rc = find.Step();
+  if (rc == SQLITE_ROW) {
+    if (find.Text(0) == commit.payload_digest) {
+      outcome.kind = InboundOutcome::Kind::kDuplicate;
+      outcome.receipt = find.Text(1);
+      return absl::OkStatus();
+    }
+    outcome.kind = InboundOutcome::Kind::kConflict;
+    return AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_INBOUND_REJECT, commit.record_id, commit.sender,
+                                        commit.payload_digest,
+                                        "record id already received with another payload; the stored record "
+                                        "is kept"});
+  }
+  if (rc != SQLITE_DONE) return Error("receipt lookup");
+
+  Statement receipt(db_,
+                    "INSERT INTO inbound_receipts (record_id, payload_digest, accepted, receipt, envelope) "
+                    "VALUES (?, ?, ?, ?, ?)");
+  receipt.Bind(1, commit.record_id)
+      .BindBlob(2, commit.payload_digest)
+      .Bind(3, static_cast<int64_t>(commit.accepted))
+      .BindBlob(4, commit.receipt)
+      .BindBlob(5, commit.envelope);
+  if (receipt.Step() != SQLITE_DONE) return Error("receipt insert");
+  outcome.kind = InboundOutcome::Kind::kCommitted;
+  outcome.receipt = commit.receipt;
+  if (!commit.accepted) {
+    return AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_INBOUND_REJECT, commit.record_id, commit.sender,
+                                        commit.payload_digest, commit.reason});
+  }
+
+  Statement insert(db_,
+                   "INSERT INTO inbox (record_id, origin, record_type, record, received_nanos) "
+                   "VALUES (?, ?, ?, ?, ?)");
+  insert.Bind(1, commit.record_id)
+      .Bind(2, static_cast<int64_t>(commit.origin))
+      .Bind(3, static_cast<int64_t>(commit.record_type))
+      .BindBlob(4, commit.record)
+      .Bind(5, ToNanos(commit.received_time));
+  if (insert.Step() != SQLITE_DONE) return Error("inbox insert");
+  outcome.sequence = sqlite3_last_insert_rowid(db_);
+  return AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_RECEIVE, commit.record_id, commit.sender,
+                                      commit.payload_digest, ""});
+}
+
+absl::StatusOr<std::vector<InboundOutcome>> SqliteStore::CommitInboundBatch(const std::vector<InboundCommit>& commits) {
+  std::vector<InboundOutcome> outcomes(commits.size());
+  if (commits.empty()) return outcomes;
   absl::Status status = Write([&]() -> absl::Status {
-    Statement find(db_, "SELECT payload_digest, receipt FROM inbound_receipts WHERE record_id = ?");
-    find.Bind(1, commit.record_id);
-    const int rc = find.Step();
-    if (rc == SQLITE_ROW) {
-      if (find.Text(0) == commit.payload_digest) {
-        outcome.kind = InboundOutcome::Kind::kDuplicate;
-        outcome.receipt = find.Text(1);
-        return absl::OkStatus();
-      }
-      outcome.kind = InboundOutcome::Kind::kConflict;
-      return AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_INBOUND_REJECT, commit.record_id, commit.sender,
-                                          commit.payload_digest,
-                                          "record id already received with another payload; the stored record "
-                                          "is kept"});
-    }
-    if (rc != SQLITE_DONE) return Error("receipt lookup");
-
-    Statement receipt(db_,
-                      "INSERT INTO inbound_receipts (record_id, payload_digest, accepted, receipt, envelope) "
-                      "VALUES (?, ?, ?, ?, ?)");
-    receipt.Bind(1, commit.record_id)
-        .BindBlob(2, commit.payload_digest)
-        .Bind(3, static_cast<int64_t>(commit.accepted))
-        .BindBlob(4, commit.receipt)
-        .BindBlob(5, commit.envelope);
-    if (receipt.Step() != SQLITE_DONE) return Error("receipt insert");
-    outcome.kind = InboundOutcome::Kind::kCommitted;
-    outcome.receipt = commit.receipt;
-    if (!commit.accepted) {
-      return AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_INBOUND_REJECT, commit.record_id, commit.sender,
-                                          commit.payload_digest, commit.reason});
-    }
-
-    Statement insert(db_,
-                     "INSERT INTO inbox (record_id, origin, record_type, record, received_nanos) "
-                     "VALUES (?, ?, ?, ?, ?)");
-    insert.Bind(1, commit.record_id)
-        .Bind(2, static_cast<int64_t>(commit.origin))
-        .Bind(3, static_cast<int64_t>(commit.record_type))
-        .BindBlob(4, commit.record)
-        .Bind(5, ToNanos(commit.received_time));
-    if (insert.Step() != SQLITE_DONE) return Error("inbox insert");
-    outcome.sequence = sqlite3_last_insert_rowid(db_);
-    return AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_RECEIVE, commit.record_id, commit.sender,
-                                        commit.payload_digest, ""});
+    for (size_t i = 0; i < commits.size(); ++i) IICC_RETURN_IF_ERROR(CommitInboundLocked(commits[i], &outcomes[i]));
+    return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  return outcome;
+  return outcomes;
 }
 
 absl::StatusOr<std::vector<InboxEntry>> SqliteStore::ListInbox(int64_t after, const std::vector<v1::RecordType>& types,

@@ -46,10 +46,9 @@ class SqliteStore final : public Store {
   absl::StatusOr<AcceptOutcome> AcceptOutbound(const OutboundRecord& record) override;
   absl::StatusOr<OutboundStatus> GetOutboundStatus(absl::string_view record_id) override;
   absl::StatusOr<std::vector<PendingEnvelope>> ListPending(int64_t after, int limit) override;
-  absl::Status RecordOutcome(absl::string_view record_id, v1::DeliveryState state, absl::string_view reason,
-                             absl::string_view receipt, absl::Time delivered_time) override;
+  absl::Status RecordOutcomes(const std::vector<Outcome>& outcomes) override;
   absl::StatusOr<int64_t> CountPending() override;
-  absl::StatusOr<InboundOutcome> CommitInbound(const InboundCommit& commit) override;
+  absl::StatusOr<std::vector<InboundOutcome>> CommitInboundBatch(const std::vector<InboundCommit>& commits) override;
   absl::StatusOr<std::vector<InboxEntry>> ListInbox(int64_t after, const std::vector<v1::RecordType>& types,
                                                     int limit) override;
   absl::StatusOr<int64_t> InboxHighWater() override;
@@ -87,6 +86,9 @@ class SqliteStore final : public Store {
   absl::Status Write(absl::FunctionRef<absl::Status()> body) ABSL_LOCKS_EXCLUDED(mu_, queue_mu_);
   // Commits `batch` (the leader's work in Write).
   void CommitBatch(const std::vector<Writer*>& batch) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status RecordOutcomeLocked(const Outcome& outcome) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CommitInboundLocked(const InboundCommit& commit, InboundOutcome* outcome)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends one entry to the chain inside the current transaction.
   absl::Status AppendAuditLocked(const AuditEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -63,6 +63,15 @@ struct OutboundStatus {
   std::optional<absl::Time> delivered_time;
 };
 
+// The peer's verdict on one outbound record (RecordOutcomes).
+struct Outcome {
+  std::string record_id;
+  v1::DeliveryState state = v1::DELIVERY_STATE_UNSPECIFIED;  // DELIVERED or REJECTED.
+  std::string reason;   // Why rejected; empty otherwise.
+  std::string receipt;  // Serialized iicc.v1.Receipt.
+  absl::Time delivered_time;
+};
+
 // An envelope waiting for its receipt, in acceptance order.
 struct PendingEnvelope {
   int64_t outbox_sequence = 0;  // Acceptance order, strictly increasing.
@@ -141,21 +150,36 @@ class Store {
   // Up to `limit` queued envelopes with outbox_sequence > `after`, in order.
   virtual absl::StatusOr<std::vector<PendingEnvelope>> ListPending(int64_t after, int limit) = 0;
 
-  // Records the peer's verdict on a queued record: DELIVERED or REJECTED with
-  // `reason`, the receipt and its arrival time. A record no longer queued is
-  // left as it is (a duplicate receipt after a resend). Audit: DELIVER or
-  // RECEIPT_REJECTED, with the receipt's SHA-256, when the state changed.
-  virtual absl::Status RecordOutcome(absl::string_view record_id, v1::DeliveryState state, absl::string_view reason,
-                                     absl::string_view receipt, absl::Time delivered_time) = 0;
+  // Records the peer's verdicts on queued records, in one transaction: each
+  // DELIVERED or REJECTED with its reason, receipt and arrival time. A record
+  // no longer queued is left as it is (a duplicate receipt after a resend).
+  // Audit: DELIVER or RECEIPT_REJECTED, with the receipt's SHA-256, for each
+  // record whose state changed.
+  virtual absl::Status RecordOutcomes(const std::vector<Outcome>& outcomes) = 0;
+
+  // RecordOutcomes for one record.
+  absl::Status RecordOutcome(absl::string_view record_id, v1::DeliveryState state, absl::string_view reason,
+                             absl::string_view receipt, absl::Time delivered_time) {
+    return RecordOutcomes({Outcome{std::string(record_id), state, std::string(reason), std::string(receipt),
+                                   delivered_time}});
+  }
 
   // Number of queued outbound records.
   virtual absl::StatusOr<int64_t> CountPending() = 0;
 
-  // Commits a received record and its receipt atomically, unless its
-  // record_id was seen before (kDuplicate: nothing written; kConflict:
-  // nothing written but an INBOUND_REJECT audit entry). Audit: RECEIVE or
-  // INBOUND_REJECT.
-  virtual absl::StatusOr<InboundOutcome> CommitInbound(const InboundCommit& commit) = 0;
+  // Commits received records and their receipts in one transaction, in
+  // order, all or none: each unless its record_id was seen before
+  // (kDuplicate: nothing written; kConflict: nothing written but an
+  // INBOUND_REJECT audit entry). Audit: RECEIVE or INBOUND_REJECT. One
+  // outcome per commit, in order.
+  virtual absl::StatusOr<std::vector<InboundOutcome>> CommitInboundBatch(const std::vector<InboundCommit>& commits) = 0;
+
+  // CommitInboundBatch for one record.
+  absl::StatusOr<InboundOutcome> CommitInbound(const InboundCommit& commit) {
+    absl::StatusOr<std::vector<InboundOutcome>> outcomes = CommitInboundBatch({commit});
+    if (!outcomes.ok()) return outcomes.status();
+    return std::move(outcomes->front());
+  }
 
   // Up to `limit` inbox entries with sequence > `after`, in order, of the
   // given types (all types when `types` is empty).

@@ -33,18 +33,16 @@ using ::iicc::testing::TempDir;
 using ::iicc::testing::Sha256Of;
 
 // A Store whose every operation fails as a full disk does. Only
-// CommitInbound is expected to be called.
+// CommitInboundBatch is expected to be called.
 class FullDiskStore : public store::Store {
  public:
   absl::StatusOr<store::AcceptOutcome> AcceptOutbound(const store::OutboundRecord&) override { return Full(); }
   absl::StatusOr<store::OutboundStatus> GetOutboundStatus(absl::string_view) override { return Full(); }
   absl::StatusOr<std::vector<store::PendingEnvelope>> ListPending(int64_t, int) override { return Full(); }
-  absl::Status RecordOutcome(absl::string_view, v1::DeliveryState, absl::string_view, absl::string_view,
-                             absl::Time) override {
-    return Full();
-  }
+  absl::Status RecordOutcomes(const std::vector<store::Outcome>&) override { return Full(); }
   absl::StatusOr<int64_t> CountPending() override { return Full(); }
-  absl::StatusOr<store::InboundOutcome> CommitInbound(const store::InboundCommit&) override {
+  absl::StatusOr<std::vector<store::InboundOutcome>> CommitInboundBatch(
+      const std::vector<store::InboundCommit>&) override {
     ++commits;
     return Full();
   }
