@@ -11,8 +11,9 @@
 namespace iicc::cli {
 
 // Exit codes scripts can rely on.
-inline constexpr int kExitOk = 0;           // Done; every record accepted.
-inline constexpr int kExitRefused = 1;      // The gateway refused something (the output says what).
+inline constexpr int kExitOk = 0;           // Done; every record accepted; everything proven.
+inline constexpr int kExitRefused = 1;      // The gateway refused something, a check failed, or the evidence
+                                            // asked for is missing or incomplete (the output says what).
 inline constexpr int kExitUsage = 2;        // Bad flags or an unreadable / malformed input file.
 inline constexpr int kExitUnavailable = 3;  // The gateway could not be reached (or the TLS handshake failed).
 
@@ -59,6 +60,40 @@ int Health(const Connection& connection, const std::string& service);
 // Offline: no connection. Prints the record after the policy and what each
 // rule did; exit 0 when the policy lets the record pass, 1 when it refuses it.
 int PolicyTest(const PolicyTestOptions& options);
+
+struct ExportOptions {
+  std::string record_id;
+  std::string db_file;   // A gateway's SQLite file, read-only.
+  std::string out_file;  // Empty: stdout.
+};
+
+struct VerifyOptions {
+  std::string evidence_file;          // JSON of an iicc.v1.Evidence, as export writes it.
+  std::vector<std::string> ca_files;  // PEM; the only certificates trusted.
+};
+
+struct AuditExportOptions {
+  std::string db_file;
+  int64_t after = 0;  // Entries with a greater sequence only.
+};
+
+// The evidence commands run offline, on a gateway's database file opened
+// read-only (store::EvidenceReader; the gateway may be running) or on an
+// evidence file. Exit 2 when an input cannot be read.
+
+// Writes the record's iicc.v1.Evidence as one line of JSON. Exit 0 when it
+// holds both the envelope and the receipt; 1 when the record is unknown, or
+// when the evidence is incomplete (no receipt yet): what there is is still
+// written, and stderr says what is missing.
+int Export(const ExportOptions& options);
+// Checks an evidence file with only `ca_files`, printing one "proven: ..."
+// line per fact established, and "FAILED: ..." with the first check that
+// failed (exit 1). Never prints the payload.
+int Verify(const VerifyOptions& options);
+// Walks the whole audit chain; exit 1 naming the first broken entry.
+int AuditVerify(const std::string& db_file);
+// Prints audit entries as JSON lines (iicc.v1.AuditEntry).
+int AuditExport(const AuditExportOptions& options);
 
 }  // namespace iicc::cli
 

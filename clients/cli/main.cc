@@ -18,9 +18,11 @@ std::string FromEnv(const char* name) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "iicc-cli: talk to an IICC Exchange gateway's ministry face over mutual TLS.\n"
-      "Connection flags may also come from IICC_TARGET, IICC_CA, IICC_CERT, IICC_KEY.\n"
-      "Exit codes: 0 ok, 1 refused (by the gateway or the policy), 2 bad usage or input, 3 gateway unreachable."};
+      "iicc-cli: talk to an IICC Exchange gateway's ministry face over mutual TLS, and check its evidence.\n"
+      "Connection flags may also come from IICC_TARGET, IICC_CA, IICC_CERT, IICC_KEY; policy, export, verify and\n"
+      "audit run offline and need none.\n"
+      "Exit codes: 0 ok, 1 refused (by the gateway or the policy), a check failed, or the evidence is missing or\n"
+      "incomplete, 2 bad usage or input, 3 gateway unreachable."};
   app.require_subcommand(1);
 
   iicc::cli::Connection connection{FromEnv("IICC_TARGET"), FromEnv("IICC_CA"), FromEnv("IICC_CERT"),
@@ -89,9 +91,65 @@ int main(int argc, char** argv) {
   policy_test_cmd->add_option("--key", policy_test.key_file,
                               "pseudonym key file (hex) used for every key id; default: a throwaway key");
 
-  CLI11_PARSE(app, argc, argv);
+  iicc::cli::ExportOptions export_options;
+  CLI::App* export_cmd =
+      app.add_subcommand("export",
+                         "Write a record's evidence (iicc.v1.Evidence: its signed envelope and receipt) as JSON.\n"
+                         "Offline: reads the gateway's database file read-only; the gateway may be running.\n"
+                         "Exit 1 if the record is unknown, or has no receipt yet (the envelope is still written).\n"
+                         "Example: iicc-cli export 0192f7a4-... --db build/demo/kz/gateway.db --out evidence.json");
+  export_cmd->add_option("RECORD_ID", export_options.record_id, "the record_id")->required();
+  export_cmd->add_option("--db", export_options.db_file, "the gateway's SQLite file (<data_dir>/gateway.db)")
+      ->required();
+  export_cmd->add_option("--out", export_options.out_file, "write the evidence to this file (default: stdout)");
+
+  iicc::cli::VerifyOptions verify;
+  CLI::App* verify_cmd = app.add_subcommand(
+      "verify",
+      "Check an evidence file with nothing but CA certificates: the origin's signature, the\n"
+      "payload's SHA-256, the receiver's signature, and that the receipt is for this envelope.\n"
+      "Prints one 'proven: ...' line per fact, or 'FAILED: ...' and the first failed check (exit 1).\n"
+      "Offline; never prints the payload.\n"
+      "Example: iicc-cli verify evidence.json --ca certs/dev/kz/ca.crt --ca certs/dev/uz/ca.crt");
+  verify_cmd->add_option("FILE", verify.evidence_file, "the evidence file (JSON, as export writes it)")->required();
+  verify_cmd->add_option("--ca", verify.ca_files, "a trusted CA certificate (PEM); repeat for each jurisdiction")
+      ->required()
+      ->allow_extra_args(false);
+
+  std::string audit_db;
+  iicc::cli::AuditExportOptions audit_export;
+  CLI::App* audit_cmd =
+      app.add_subcommand("audit",
+                         "Check or read a gateway's audit chain, offline and read-only: audit verify DBFILE,\n"
+                         "audit export DBFILE [--after N]. See iicc-cli audit --help.");
+  audit_cmd->require_subcommand(1);
+  CLI::App* audit_verify_cmd = audit_cmd->add_subcommand(
+      "verify",
+      "Check every entry of the audit chain: its hash and its link to the entry before.\n"
+      "Prints 'audit chain intact: N entries, head <hex>', or the first broken entry (exit 1).\n"
+      "Example: iicc-cli audit verify build/demo/kz/gateway.db");
+  audit_verify_cmd->add_option("DBFILE", audit_db, "the gateway's SQLite file")->required();
+  CLI::App* audit_export_cmd =
+      audit_cmd->add_subcommand("export",
+                                "Print audit entries as JSON lines (iicc.v1.AuditEntry), in sequence order.\n"
+                                "Example: iicc-cli audit export build/demo/kz/gateway.db --after 100");
+  audit_export_cmd->add_option("DBFILE", audit_export.db_file, "the gateway's SQLite file")->required();
+  audit_export_cmd->add_option("--after", audit_export.after,
+                               "only entries with a greater sequence number (default 0: from the start)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help is a ParseError too, whose code is 0; any other is bad usage,
+    // exit 2 as documented (CLI11's own codes are 100 and up).
+    return app.exit(error) == 0 ? iicc::cli::kExitOk : iicc::cli::kExitUsage;
+  }
 
   if (*policy_cmd) return iicc::cli::PolicyTest(policy_test);
+  if (*export_cmd) return iicc::cli::Export(export_options);
+  if (*verify_cmd) return iicc::cli::Verify(verify);
+  if (*audit_verify_cmd) return iicc::cli::AuditVerify(audit_db);
+  if (*audit_export_cmd) return iicc::cli::AuditExport(audit_export);
   if (connection.target.empty() || connection.ca_file.empty() || connection.cert_file.empty() ||
       connection.key_file.empty()) {
     std::fprintf(stderr,

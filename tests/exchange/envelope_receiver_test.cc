@@ -460,6 +460,47 @@ TEST_F(EnvelopeReceiverTest, RejectionDoesNotBlockALaterValidRecord) {
   EXPECT_EQ(inbox_.high_water(), 1);
 }
 
+// Envelopes that arrived together: answered in order, their receipts under
+// one signature, their records in one commit, in the inbox in their order.
+TEST_F(EnvelopeReceiverTest, ABatchIsAnsweredInOrderWithOneSignatureAndOneCommit) {
+  std::vector<v1::Envelope> envelopes;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(absl::StrCat("0190aaaa-bbbb-7ccc-8ddd-00000000000", i));
+    envelopes.push_back(MakeEnvelope(ids.back(), CargoRecord(absl::StrCat("C-", i))));
+  }
+  envelopes[2].clear_proof();  // Unsigned: rejected, not stored.
+  std::vector<const v1::Envelope*> batch;
+  for (const v1::Envelope& envelope : envelopes) batch.push_back(&envelope);
+
+  const int64_t commits_before = store_->commits();
+  const std::vector<v1::DeliverResponse> responses = receiver_->ReceiveBatch(batch);
+  EXPECT_EQ(store_->commits() - commits_before, 1 + 1);  // The batch, and the audit entry of the unsigned one.
+
+  ASSERT_EQ(responses.size(), 5u);
+  const std::unique_ptr<proof::Verifier> kz = VerifierOf("kz");
+  for (int i = 0; i < 5; ++i) {
+    const v1::ReceiptHeader header = ReceiptHeaderOf(responses[i]);
+    EXPECT_EQ(header.record_id(), ids[i]);
+    EXPECT_EQ(header.verdict(), i == 2 ? v1::RECEIPT_VERDICT_REJECTED : v1::RECEIPT_VERDICT_ACCEPTED) << i;
+    const v1::BatchProof& proof = responses[i].receipt().proof();
+    EXPECT_EQ(proof.leaf_count(), 5u);
+    EXPECT_EQ(proof.leaf_index(), static_cast<uint32_t>(i));
+    EXPECT_EQ(proof.signature(), responses[0].receipt().proof().signature());
+    EXPECT_TRUE(kz->Verify(proof::Purpose::kReceipt, responses[i].receipt().header(), proof, "spiffe://kz.iicc/gateway",
+                           absl::Now())
+                    .ok())
+        << i;
+  }
+  const std::vector<store::InboxEntry> inbox = Inbox();
+  ASSERT_EQ(inbox.size(), 4u);
+  EXPECT_EQ(inbox[0].record_id, ids[0]);
+  EXPECT_EQ(inbox[1].record_id, ids[1]);
+  EXPECT_EQ(inbox[2].record_id, ids[3]);
+  EXPECT_EQ(inbox[3].record_id, ids[4]);
+  EXPECT_EQ(inbox_.high_water(), 4);
+}
+
 TEST(EnvelopeReceiverStoreFailureTest, StoreThatCannotWriteGetsARetryableRefusal) {
   FullDiskStore store;
   SequenceNotifier inbox;
