@@ -301,6 +301,12 @@ void SqliteStore::CommitBatch(const std::vector<Writer*>& batch) {
       continue;
     }
     if (!member->status.ok()) {
+      // On some errors (a full disk among them) SQLite has already rolled
+      // back the whole transaction: the others' changes are gone too.
+      if (sqlite3_get_autocommit(db_) != 0) {
+        fail_all(member->status);
+        return;
+      }
       // Undo this call alone; the others keep their changes.
       audit_head_ = head;
       if (absl::Status undo = Exec("ROLLBACK TO writer"); !undo.ok()) {

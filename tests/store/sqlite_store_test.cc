@@ -730,6 +730,46 @@ TEST_F(SqliteStoreTest, ConcurrentWritersShareCommitsAndOneFailureUndoesOnlyItse
   EXPECT_LT(store_->commits(), kGood) << "no two writers ever shared a commit";
 }
 
+// Many writers fill the store together: each call is either stored whole or
+// refused with RESOURCE_EXHAUSTED, never another error, and the chain holds.
+TEST(SqliteStoreLimitTest, ConcurrentWritersOnAFullStoreGetResourceExhaustedOnly) {
+  TempDir dir;
+  const std::string path = dir.File("small.db");
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, {/*max_size_bytes=*/192 * 1024});
+  ASSERT_TRUE(store.ok()) << store.status();
+  constexpr int kThreads = 16;
+  std::vector<std::thread> threads;
+  std::vector<int> stored(kThreads, 0), other_errors(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        OutboundRecord record =
+            Outbound(absl::StrCat("out-", t, "-", i), absl::StrCat(kSubmitter, "-", t), absl::StrCat("req-", i), i);
+        record.envelope = std::string(4096, 'x');
+        absl::StatusOr<AcceptOutcome> outcome = (*store)->AcceptOutbound(record);
+        if (outcome.ok()) {
+          ++stored[t];
+        } else if (outcome.status().code() != absl::StatusCode::kResourceExhausted) {
+          ++other_errors[t];
+          ADD_FAILURE() << outcome.status();
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  int total = 0;
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(other_errors[t], 0) << "thread " << t;
+    total += stored[t];
+  }
+  EXPECT_LT(total, kThreads * 40) << "the store never filled";
+  EXPECT_EQ((*store)->CountPending().value_or(-1), total);
+  EXPECT_EQ(QueryText(path, "SELECT COUNT(*) FROM idempotency"), absl::StrCat(total));
+  const std::vector<v1::AuditEntry> entries = AllAudit(store->get());
+  EXPECT_EQ(entries.size(), static_cast<size_t>(total));
+  EXPECT_TRUE(VerifyChain(entries).ok()) << VerifyChain(entries);
+}
+
 TEST(SqliteStoreLimitTest, AFullStoreRefusesWithResourceExhaustedWritesNothingHalfAndResumes) {
   TempDir dir;
   const std::string path = dir.File("small.db");
