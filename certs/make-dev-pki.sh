@@ -4,7 +4,7 @@
 # production. See certs/README.md.
 #
 #   make-dev-pki.sh [DIR]
-#   make-dev-pki.sh --issue DIR/<side> NAME SPIFFE_ID [serverAuth|clientAuth|both]
+#   make-dev-pki.sh --issue DIR/<side> NAME SPIFFE_ID [serverAuth|clientAuth|both|signing]
 #
 # Requires the OpenSSL 3 command line tool.
 set -euo pipefail
@@ -23,9 +23,10 @@ Usage:
   $prog [DIR]
       Create, or complete, the kz and uz development PKI in DIR
       (default: $script_dir/dev). Files already present are kept.
-  $prog --issue DIR/<side> NAME SPIFFE_ID [serverAuth|clientAuth|both]
+  $prog --issue DIR/<side> NAME SPIFFE_ID [serverAuth|clientAuth|both|signing]
       Issue DIR/<side>/NAME.crt and NAME.key from that side's CA
-      (default: clientAuth). Replaces an existing NAME.
+      (default: clientAuth; signing: an envelope-signing certificate).
+      Replaces an existing NAME.
   $prog --help
 EOF
 }
@@ -242,8 +243,8 @@ issue_mode() {  # issue_mode SIDE_DIR NAME SPIFFE_ID [PROFILE]
   [[ $name != ca && $name != pseudonym ]] || bad_usage "NAME may not be $name"
   [[ $uri =~ $uri_re ]] || bad_usage "bad SPIFFE_ID: $uri"
   case $profile in
-    serverAuth|clientAuth|both) ;;
-    *) bad_usage "bad key usage: $profile (serverAuth, clientAuth or both)" ;;
+    serverAuth|clientAuth|both|signing) ;;
+    *) bad_usage "bad key usage: $profile (serverAuth, clientAuth, both or signing)" ;;
   esac
   [[ -f $sdir/ca.crt && -f $sdir/ca.key ]] ||
     die "no CA in $sdir (run $prog first)"
@@ -255,6 +256,7 @@ issue_mode() {  # issue_mode SIDE_DIR NAME SPIFFE_ID [PROFILE]
     clientAuth) check_chain "$sdir" sslclient "$name" ;;
     both)       check_chain "$sdir" sslserver "$name"
                 check_chain "$sdir" sslclient "$name" ;;
+    signing)    check_chain "$sdir" any "$name" ;;
     *)          die "internal error: profile $profile" ;;
   esac
   echo "$(basename -- "$sdir"): issued $name ($profile, $uri) in $sdir"

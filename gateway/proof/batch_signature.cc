@@ -213,6 +213,12 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::Load(const std::string& cert_fil
   if (!HasDigitalSignatureUsage(leaf)) {
     return absl::InvalidArgumentError(absl::StrCat(cert_name, ": lacks the digitalSignature key usage"));
   }
+  // Evidence is signed with a key of its own, not the TLS one: its
+  // certificate says so with nonRepudiation (contentCommitment).
+  if ((X509_get_key_usage(leaf) & KU_NON_REPUDIATION) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        cert_name, ": lacks the nonRepudiation key usage (a signing certificate, not a TLS one, is needed)"));
+  }
   std::optional<std::string> spiffe_id = SpiffeIdOf(leaf);
   if (!spiffe_id.has_value()) {
     return absl::InvalidArgumentError(absl::StrCat(cert_name, ": must carry exactly one URI SAN, a spiffe:// ID"));

@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 
 #include <grpc/grpc_security_constants.h>
@@ -142,6 +143,27 @@ absl::Status CheckTlsFiles(const v1::TlsConfig& tls, const std::string& field, b
         absl::StrCat(field, ".cert_file: '", tls.cert_file(), "' is expired or not yet valid"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> CertificateSpiffeId(const std::string& cert_file) {
+  IICC_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(cert_file));
+  std::vector<UniqueX509> chain = ReadCertificates(pem);
+  if (chain.empty()) return absl::InvalidArgumentError(absl::StrCat("no PEM certificate in '", cert_file, "'"));
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(chain.front().get(), NID_subject_alt_name, nullptr, nullptr));
+  std::vector<std::string> uris;
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != GEN_URI) continue;
+    const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
+    uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)), ASN1_STRING_length(uri));
+  }
+  GENERAL_NAMES_free(names);
+  if (uris.size() != 1 || !config::IsValidSpiffeId(uris.front())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", cert_file, "' must carry exactly one URI SAN, a SPIFFE ID"));
+  }
+  return uris.front();
 }
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(

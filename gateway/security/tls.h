@@ -16,6 +16,7 @@
 #include <grpcpp/security/tls_certificate_verifier.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "iicc/v1/config.pb.h"
 
 namespace grpc {
@@ -34,6 +35,10 @@ inline constexpr unsigned int kCertificateRefreshSeconds = 60;
 // CA file is the other jurisdiction's). Errors name `field` (e.g.
 // "peer.tls") and the file; never the key's contents.
 absl::Status CheckTlsFiles(const v1::TlsConfig& tls, const std::string& field, bool chains_to_ca);
+
+// The single spiffe:// URI SAN of the first certificate in the PEM file
+// `cert_file`; INVALID_ARGUMENT naming the file otherwise.
+absl::StatusOr<std::string> CertificateSpiffeId(const std::string& cert_file);
 
 // Server credentials that require and verify a client certificate chaining
 // to `tls.ca_file`, then ask `verifier` about the peer's identity.

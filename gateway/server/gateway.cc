@@ -44,10 +44,23 @@ validation::ValidationOptions ValidationOptionsOf(const v1::GatewayConfig& confi
   return options;
 }
 
+// The signing key, which must sign as the identity the peer pins: the one
+// this gateway presents on the link. Otherwise the peer would refuse every
+// envelope, and the receipts this gateway signs.
 absl::StatusOr<std::unique_ptr<proof::Signer>> LoadSigner(const v1::GatewayConfig& config) {
   absl::StatusOr<std::unique_ptr<proof::Signer>> signer =
       proof::Signer::Load(config.signing().cert_file(), config.signing().key_file());
   if (!signer.ok()) return absl::InvalidArgumentError(absl::StrCat("signing: ", signer.status().message()));
+  absl::StatusOr<std::string> link_identity = security::CertificateSpiffeId(config.peer().tls().cert_file());
+  if (!link_identity.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("peer.tls.cert_file: ", link_identity.status().message()));
+  }
+  if ((*signer)->spiffe_id() != *link_identity) {
+    return absl::InvalidArgumentError(absl::StrCat("signing.cert_file: signs as ", (*signer)->spiffe_id(),
+                                                   ", but this gateway is ", *link_identity,
+                                                   " on the link (peer.tls.cert_file); the peer would refuse "
+                                                   "every envelope and receipt"));
+  }
   return signer;
 }
 

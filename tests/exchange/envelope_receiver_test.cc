@@ -412,10 +412,11 @@ TEST_F(EnvelopeReceiverTest, EnvelopeSignedUnderAnotherCaIsRejected) {
 
 // Signed under the peer's CA, but not by its gateway.
 TEST_F(EnvelopeReceiverTest, EnvelopeSignedByAnotherPeerIdentityIsRejected) {
-  const std::unique_ptr<proof::Signer> client = SignerOf("uz", "ministry-client");
-  ASSERT_NE(client, nullptr);
-  ExpectRejectedUnstoredThenGenuineAccepted(Assemble(Parts(kRecordId, CargoRecord("C-1")), *client),
-                                            "bad signature");
+  testing::SharedPki().Issue("uz", "rogue-signer", "spiffe://uz.iicc/rogue", "signing");
+  const std::unique_ptr<proof::Signer> rogue = SignerOf("uz", "rogue-signer");
+  ASSERT_NE(rogue, nullptr);
+  ExpectRejectedUnstoredThenGenuineAccepted(Assemble(Parts(kRecordId, CargoRecord("C-1")), *rogue),
+                                            "bad signature: signer spiffe://uz.iicc/rogue is not the expected");
 }
 
 TEST_F(EnvelopeReceiverTest, PayloadThatIsNotARecordIsRejected) {

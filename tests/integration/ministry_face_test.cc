@@ -401,5 +401,38 @@ TEST(GatewayConfigTest, ACertificateThatIsNotTheKeysIsAStartUpError) {
   EXPECT_THAT(kz.log(), HasSubstr("ministry_face.tls.key_file"));
 }
 
+// The signing key must sign as the gateway the peer pins; a key that signs
+// as anyone else, or the TLS key in its place, is refused at start-up
+// (--check-config too), before the peer would refuse every envelope.
+TEST(GatewayConfigTest, ASigningKeyForAnotherIdentityOrUnfitForSigningIsAStartUpError) {
+  TempDir dir;
+  TestPki pki(dir.File("pki"));
+  pki.Issue("kz", "rogue-signer", "spiffe://kz.iicc/rogue", "signing");
+  PairPorts ports;
+  GatewayProcess kz("kz", pki, dir.path(), ports);
+  const std::string log = dir.File("stderr");
+  const std::string check = "'" + BinDir() + "/iicc-gateway' --config '" + kz.config_path() + "' --check-config 2>'" +
+                            log + "'";
+
+  kz.config().mutable_signing()->set_cert_file(pki.File("kz", "rogue-signer.crt"));
+  kz.config().mutable_signing()->set_key_file(pki.File("kz", "rogue-signer.key"));
+  kz.WriteConfig();
+  EXPECT_EQ(RunShell(check), 1);
+  EXPECT_THAT(ReadFileOrEmpty(log), HasSubstr("signing.cert_file: signs as spiffe://kz.iicc/rogue"));
+
+  // The gateway's TLS certificate has the right identity but no signing use.
+  kz.config().mutable_signing()->set_cert_file(pki.File("kz", "gateway.crt"));
+  kz.config().mutable_signing()->set_key_file(pki.File("kz", "gateway.key"));
+  kz.WriteConfig();
+  EXPECT_EQ(RunShell(check), 1);
+  EXPECT_THAT(ReadFileOrEmpty(log), HasSubstr("signing: "));
+
+  kz.config().mutable_signing()->set_key_file(pki.File("kz", "gateway.key"));
+  kz.config().mutable_signing()->set_cert_file(pki.File("kz", "signing.crt"));
+  kz.WriteConfig();
+  EXPECT_EQ(RunShell(check), 1);  // The key is not the certificate's.
+  EXPECT_THAT(ReadFileOrEmpty(log), HasSubstr("signing: "));
+}
+
 }  // namespace
 }  // namespace iicc::testing

@@ -371,7 +371,7 @@ TEST_F(BatchSignatureTest, IntermediateCertificatesInTheChainAreUsed) {
   IssueByHand("intermediate", pki_.dir() + "/kz/ca", "-algorithm EC -pkeyopt ec_paramgen_curve:P-256",
               "basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,keyCertSign,cRLSign");
   IssueByHand("leaf", dir_.File("intermediate"), "-algorithm EC -pkeyopt ec_paramgen_curve:P-256",
-              "keyUsage=critical,digitalSignature\\nsubjectAltName=URI:spiffe://kz.iicc/gateway");
+              "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:spiffe://kz.iicc/gateway");
   Shell("cat leaf.crt intermediate.crt > chain.crt");
   absl::StatusOr<std::unique_ptr<Signer>> signer = Signer::Load(dir_.File("chain.crt"), dir_.File("leaf.key"));
   ASSERT_TRUE(signer.ok()) << signer.status();
@@ -403,11 +403,11 @@ TEST_F(BatchSignatureTest, SigningCertificateMustBeFitForSigning) {
        "lacks the digitalSignature key usage"},
       {"agreement-only", "keyUsage=critical,keyAgreement\\nsubjectAltName=URI:spiffe://kz.iicc/gateway",
        "lacks the digitalSignature key usage", "lacks the digitalSignature key usage"},
-      {"two-uris", "keyUsage=critical,digitalSignature\\nsubjectAltName=URI:spiffe://kz.iicc/a,URI:spiffe://kz.iicc/b",
+      {"two-uris", "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:spiffe://kz.iicc/a,URI:spiffe://kz.iicc/b",
        "exactly one URI SAN", "exactly one URI SAN"},
-      {"not-spiffe", "keyUsage=critical,digitalSignature\\nsubjectAltName=URI:https://kz.iicc/gateway",
+      {"not-spiffe", "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:https://kz.iicc/gateway",
        "exactly one URI SAN", "exactly one URI SAN"},
-      {"dns-only", "keyUsage=critical,digitalSignature\\nsubjectAltName=DNS:gateway.kz.iicc", "exactly one URI SAN",
+      {"dns-only", "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=DNS:gateway.kz.iicc", "exactly one URI SAN",
        "exactly one URI SAN"},
   };
   for (const Case& c : cases) {
@@ -435,6 +435,12 @@ TEST_F(BatchSignatureTest, LoadRefusesKeysThatAreNotP256OrNotTheCertificates) {
   signer = Signer::Load(crt, pki_.File("uz", "signing.key"));
   EXPECT_THAT(signer.status().message(), HasSubstr("not the key of"));
 
+  // The gateway's TLS certificate and key: a pair, the right identity, but
+  // not a signing certificate.
+  signer = Signer::Load(pki_.File("kz", "gateway.crt"), pki_.File("kz", "gateway.key"));
+  EXPECT_EQ(signer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(signer.status().message(), HasSubstr("lacks the nonRepudiation key usage"));
+
   signer = Signer::Load(dir_.File("missing.crt"), pki_.File("kz", "signing.key"));
   EXPECT_EQ(signer.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(signer.status().message(), HasSubstr(dir_.File("missing.crt")));
@@ -450,7 +456,7 @@ TEST_F(BatchSignatureTest, LoadRefusesKeysThatAreNotP256OrNotTheCertificates) {
   signer = Signer::Load(crt, dir_.File("encrypted.key"));
   EXPECT_THAT(signer.status().message(), HasSubstr("no unencrypted PEM private key"));
 
-  const std::string uri = "keyUsage=critical,digitalSignature\\nsubjectAltName=URI:spiffe://kz.iicc/gateway";
+  const std::string uri = "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:spiffe://kz.iicc/gateway";
   IssueByHand("p384", pki_.dir() + "/kz/ca", "-algorithm EC -pkeyopt ec_paramgen_curve:P-384", uri);
   IssueByHand("rsa", pki_.dir() + "/kz/ca", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048", uri);
   IssueByHand("ed25519", pki_.dir() + "/kz/ca", "-algorithm ED25519", uri);

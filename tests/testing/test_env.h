@@ -60,7 +60,7 @@ class TestPki {
   // `dir/side/name`, e.g. File("kz", "ca.crt").
   std::string File(const std::string& side, const std::string& name) const { return dir_ + "/" + side + "/" + name; }
   // Issues `dir/side/name.crt|key` from that side's CA with `spiffe_id` as
-  // its URI SAN; `usage` is serverAuth, clientAuth or both.
+  // its URI SAN; `usage` is serverAuth, clientAuth, both or signing.
   void Issue(const std::string& side, const std::string& name, const std::string& spiffe_id,
              const std::string& usage = "clientAuth") const;
 
