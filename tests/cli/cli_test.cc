@@ -1,8 +1,19 @@
 // iicc-cli as a user runs it: the real binary, against a real gateway where
 // it needs one.
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "iicc/v1/audit.pb.h"
+#include "iicc/v1/peer_exchange.pb.h"
 #include "tests/testing/exchange_helpers.h"
 #include "tests/testing/gateway_process.h"
 #include "tests/testing/test_env.h"
@@ -104,6 +115,186 @@ TEST(CliGatewayTest, SubmitsReadsStatusesAndExitsWithDocumentedCodes) {
   EXPECT_EQ(Cli(dir, connection + "submit /nonexistent.json", &out), 2);
   kz.Kill();
   EXPECT_EQ(Cli(dir, connection + "health", &out), 3);
+}
+
+// ---------------------------------------------------------------------------
+// export, verify, audit: offline, on the files of real gateways.
+
+// Parses `json` as `message`, failing the test if it does not parse.
+template <typename Message>
+Message ParseJson(const std::string& json) {
+  Message message;
+  const auto status = google::protobuf::util::JsonStringToMessage(json, &message);
+  EXPECT_TRUE(status.ok()) << status.message() << " in " << json;
+  return message;
+}
+
+void WriteFile(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+  ASSERT_TRUE(out.flush()) << path;
+}
+
+// Audit entries printed one JSON object per line.
+std::vector<v1::AuditEntry> ParseAuditLines(const std::string& lines) {
+  std::vector<v1::AuditEntry> entries;
+  std::istringstream in(lines);
+  std::string line;
+  while (std::getline(in, line)) entries.push_back(ParseJson<v1::AuditEntry>(line));
+  return entries;
+}
+
+bool HasEntry(const std::vector<v1::AuditEntry>& entries, v1::AuditEventKind kind, const std::string& record_id) {
+  for (const v1::AuditEntry& entry : entries) {
+    if (entry.kind() == kind && entry.record_id() == record_id) return true;
+  }
+  return false;
+}
+
+// A KZ and a UZ gateway; SendCargo() sends one record from KZ and waits for
+// UZ's receipt.
+class CliEvidenceTest : public ::testing::Test {
+ protected:
+  CliEvidenceTest()
+      : pki_(dir_.File("pki")), kz_("kz", pki_, dir_.path(), ports_), uz_("uz", pki_, dir_.path(), ports_) {}
+
+  std::string SendCargo() {
+    kz_.StartAndWait();
+    uz_.StartAndWait();
+    auto stub = kz_.MinistryStub();
+    const std::string record_id = SubmitOrFail(*stub, "evidence-1", SampleRecord("cargo"));
+    EXPECT_EQ(WaitForOutcome(*stub, record_id).state(), v1::DELIVERY_STATE_DELIVERED);
+    return record_id;
+  }
+
+  std::string Cas(const std::vector<std::string>& sides) const {
+    std::string flags;
+    for (const std::string& side : sides) absl::StrAppend(&flags, " --ca '", pki_.File(side, "ca.crt"), "'");
+    return flags;
+  }
+
+  TempDir dir_;
+  TestPki pki_;
+  PairPorts ports_;
+  GatewayProcess kz_;
+  GatewayProcess uz_;
+};
+
+TEST_F(CliEvidenceTest, ExportedEvidenceIsProvenWithBothCasAndEachFailureIsNamed) {
+  const std::string record_id = SendCargo();
+  ASSERT_FALSE(record_id.empty());
+  const std::string evidence = dir_.File("kz-evidence.json");
+  std::string out, err;
+  // The gateways keep running: the export reads their live files.
+  ASSERT_EQ(Cli(dir_, "export " + record_id + " --db '" + kz_.db_path() + "' --out '" + evidence + "'", &out, &err), 0)
+      << err;
+  const v1::Evidence exported = ParseJson<v1::Evidence>(ReadFileOrEmpty(evidence));
+  ASSERT_TRUE(exported.has_receipt());
+  v1::EnvelopeHeader header;
+  ASSERT_TRUE(header.ParseFromString(exported.envelope().header()));
+  const std::string payload_hex = absl::BytesToHexString(Sha256Of(exported.envelope().payload()));
+  ASSERT_EQ(payload_hex, absl::BytesToHexString(header.payload_digest()));
+
+  ASSERT_EQ(Cli(dir_, "verify '" + evidence + "'" + Cas({"kz", "uz"}), &out, &err), 0) << out << err;
+  EXPECT_THAT(out,
+              HasSubstr(absl::StrCat("proven: spiffe://kz.iicc/gateway signed record ", record_id, " (cargo) on ")));
+  EXPECT_THAT(out, HasSubstr(absl::StrCat(", payload SHA-256 ", payload_hex, ", outbound policy ",
+                                          header.policy_version(), "\n")));
+  EXPECT_THAT(
+      out, HasSubstr(absl::StrCat("proven: the payload in this file is the one signed (SHA-256 ", payload_hex, ")")));
+  EXPECT_THAT(out, ::testing::ContainsRegex("proven: spiffe://uz.iicc/gateway received it on [0-9T:.-]+Z and "
+                                            "ACCEPTED it under inbound policy [0-9a-f]{64}\n"));
+  EXPECT_THAT(out, HasSubstr("chains to " + pki_.File("kz", "ca.crt")));
+  EXPECT_THAT(out, HasSubstr("chains to " + pki_.File("uz", "ca.crt")));
+  EXPECT_THAT(out, Not(HasSubstr("FAILED")));
+  EXPECT_THAT(out, Not(HasSubstr("123ABC02")));  // No payload field, not even a kept one (the plate).
+
+  // Trusting only KZ's CA, the envelope is still proven and the receipt is not.
+  EXPECT_EQ(Cli(dir_, "verify '" + evidence + "'" + Cas({"kz"}), &out, &err), 1) << err;
+  EXPECT_THAT(out, HasSubstr("proven: spiffe://kz.iicc/gateway signed record " + record_id));
+  EXPECT_THAT(out, HasSubstr("FAILED: the receipt's signature (expected from spiffe://uz.iicc/gateway): "
+                             "certificate chain: "));
+  EXPECT_THAT(out, Not(HasSubstr("received it")));
+
+  // One payload byte changed: the signature over the header still holds,
+  // the digest does not.
+  v1::Evidence tampered = exported;
+  (*tampered.mutable_envelope()->mutable_payload())[10] ^= 0x01;
+  std::string tampered_json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(tampered, &tampered_json).ok());
+  WriteFile(dir_.File("tampered.json"), tampered_json);
+  EXPECT_EQ(Cli(dir_, "verify '" + dir_.File("tampered.json") + "'" + Cas({"kz", "uz"}), &out, &err), 1) << err;
+  EXPECT_THAT(out, HasSubstr(absl::StrCat("FAILED: the payload's SHA-256 is ",
+                                          absl::BytesToHexString(Sha256Of(tampered.envelope().payload())),
+                                          ", not the signed header's payload digest ", payload_hex)));
+  EXPECT_THAT(out, Not(HasSubstr("received it")));
+
+  // The receiver holds the same envelope, byte for byte, and the same receipt.
+  ASSERT_EQ(Cli(dir_, "export " + record_id + " --db '" + uz_.db_path() + "'", &out, &err), 0) << err;
+  const v1::Evidence received = ParseJson<v1::Evidence>(out);
+  EXPECT_EQ(received.envelope().SerializeAsString(), exported.envelope().SerializeAsString());
+  EXPECT_EQ(received.receipt().SerializeAsString(), exported.receipt().SerializeAsString());
+
+  EXPECT_EQ(Cli(dir_, "export 01890a5d-ac96-774b-bcce-b302099a8057 --db '" + kz_.db_path() + "'", &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("is not in"));
+  EXPECT_EQ(Cli(dir_, "export " + record_id + " --db '" + dir_.File("none.db") + "'", &out, &err), 2);
+  EXPECT_EQ(Cli(dir_, "verify '" + evidence + "'", &out, &err), 2);  // No --ca.
+}
+
+TEST_F(CliEvidenceTest, ARecordWithoutItsReceiptYetExportsIncompleteEvidence) {
+  kz_.StartAndWait();  // UZ is down: the record stays queued.
+  auto stub = kz_.MinistryStub();
+  const std::string record_id = SubmitOrFail(*stub, "queued-1", SampleRecord("cargo"));
+  const std::string evidence = dir_.File("queued.json");
+  std::string out, err;
+  EXPECT_EQ(Cli(dir_, "export " + record_id + " --db '" + kz_.db_path() + "' --out '" + evidence + "'", &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("incomplete: it holds no receipt yet: the record is DELIVERY_STATE_QUEUED"));
+  EXPECT_TRUE(ParseJson<v1::Evidence>(ReadFileOrEmpty(evidence)).has_envelope());  // Written anyway.
+  EXPECT_EQ(Cli(dir_, "verify '" + evidence + "'" + Cas({"kz", "uz"}), &out, &err), 1);
+  EXPECT_THAT(out, HasSubstr("proven: spiffe://kz.iicc/gateway signed record " + record_id));
+  EXPECT_THAT(out, HasSubstr("FAILED: the evidence holds no receipt"));
+}
+
+TEST_F(CliEvidenceTest, AuditChainsVerifyExportAndNameTheEditedEntry) {
+  const std::string record_id = SendCargo();
+  ASSERT_FALSE(record_id.empty());
+  std::string out, err;
+  for (const GatewayProcess* gateway : {&kz_, &uz_}) {
+    ASSERT_EQ(Cli(dir_, "audit verify '" + gateway->db_path() + "'", &out, &err), 0) << gateway->side() << err;
+    EXPECT_THAT(out, ::testing::MatchesRegex("audit chain intact: [1-9][0-9]* entries, head [0-9a-f]{64}\n"));
+  }
+
+  ASSERT_EQ(Cli(dir_, "audit export '" + kz_.db_path() + "'", &out, &err), 0) << err;
+  const std::vector<v1::AuditEntry> kz_entries = ParseAuditLines(out);
+  EXPECT_TRUE(HasEntry(kz_entries, v1::AUDIT_EVENT_KIND_SUBMIT, record_id)) << out;
+  EXPECT_TRUE(HasEntry(kz_entries, v1::AUDIT_EVENT_KIND_DELIVER, record_id)) << out;
+  ASSERT_EQ(Cli(dir_, "audit export '" + uz_.db_path() + "'", &out, &err), 0) << err;
+  EXPECT_TRUE(HasEntry(ParseAuditLines(out), v1::AUDIT_EVENT_KIND_RECEIVE, record_id)) << out;
+  ASSERT_EQ(Cli(dir_, "audit export '" + kz_.db_path() + "' --after 1", &out, &err), 0) << err;
+  const std::vector<v1::AuditEntry> after_one = ParseAuditLines(out);
+  ASSERT_EQ(after_one.size(), kz_entries.size() - 1);
+  EXPECT_EQ(after_one.front().sequence(), 2);
+
+  // Someone with the file drops the trigger and edits the DELIVER entry.
+  int64_t edited = 0;
+  for (const v1::AuditEntry& entry : kz_entries) {
+    if (entry.kind() == v1::AUDIT_EVENT_KIND_DELIVER) edited = entry.sequence();
+  }
+  ASSERT_GT(edited, 0);
+  EXPECT_EQ(kz_.Terminate(), 0);
+  const std::string copy = dir_.File("kz-copy.db");
+  std::filesystem::copy_file(kz_.db_path(), copy);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(copy.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  const std::string sql = absl::StrCat("DROP TRIGGER audit_no_update; UPDATE audit SET detail = 'nothing to see' ",
+                                       "WHERE sequence = ", edited);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+  EXPECT_EQ(Cli(dir_, "audit verify '" + copy + "'", &out, &err), 1) << err;
+  EXPECT_THAT(out, HasSubstr(absl::StrCat("audit entry ", edited, ": hash does not match")));
+  EXPECT_EQ(Cli(dir_, "audit verify '" + kz_.db_path() + "'", &out, &err), 0);  // The original is intact.
 }
 
 }  // namespace
