@@ -50,14 +50,6 @@ void SetDeadline(grpc::ClientContext* context) {
   context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kDeadlineSeconds));
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
-}
-
 int ExitFor(const grpc::Status& status) {
   if (status.ok()) return kExitOk;
   std::fprintf(stderr, "iicc-cli: %s: %s\n", StatusCodeName(static_cast<absl::StatusCode>(status.error_code())).c_str(),
@@ -137,6 +129,14 @@ int SubmitStreamFile(v1::MinistryGateway::Stub& stub, const std::vector<v1::Subm
 }
 
 }  // namespace
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
 
 int Submit(const Connection& connection, const SubmitOptions& options) {
   std::string text;

@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+namespace google::protobuf {
+class Message;
+}  // namespace google::protobuf
+
 namespace iicc::cli {
 
 // Exit codes scripts can rely on.
@@ -51,6 +55,10 @@ struct PolicyTestOptions {
   std::string direction = "outbound";  // or "inbound"
   std::string key_file;                // hex key used for every key id; empty: a throwaway key
 };
+
+// `message` in protobuf's JSON mapping, with the .proto field names, on one
+// line.
+std::string ToJson(const google::protobuf::Message& message);
 
 int Submit(const Connection& connection, const SubmitOptions& options);
 int Status(const Connection& connection, const std::string& record_id);

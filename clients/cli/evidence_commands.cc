@@ -24,14 +24,6 @@ namespace {
 // Audit entries read per query when walking the chain.
 constexpr int kAuditPage = 1000;
 
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  return json;
-}
-
 void PrintError(const absl::Status& status) {
   std::fprintf(stderr, "iicc-cli: %s\n", std::string(status.message()).c_str());
 }

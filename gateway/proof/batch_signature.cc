@@ -17,39 +17,25 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/common/files.h"
+#include "gateway/common/openssl_ptr.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/proof/merkle.h"
 
 namespace iicc::proof {
 namespace {
 
-struct BioDeleter {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct X509Deleter {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct KeyDeleter {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-struct StoreDeleter {
-  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
-};
-struct StoreCtxDeleter {
-  void operator()(X509_STORE_CTX* ctx) const { X509_STORE_CTX_free(ctx); }
-};
-struct CertStackDeleter {
-  void operator()(STACK_OF(X509) * stack) const { sk_X509_pop_free(stack, X509_free); }
-};
+using openssl::BioDeleter;
+using openssl::CertStackDeleter;
+using openssl::KeyDeleter;
+using openssl::MdCtxDeleter;
+using openssl::StoreCtxDeleter;
+using openssl::StoreDeleter;
+using openssl::UniqueKey;
+using openssl::UniqueStore;
+using openssl::UniqueX509;
 struct GeneralNamesDeleter {
   void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
 };
-using UniqueX509 = std::unique_ptr<X509, X509Deleter>;
-using UniqueKey = std::unique_ptr<EVP_PKEY, KeyDeleter>;
-using UniqueStore = std::unique_ptr<X509_STORE, StoreDeleter>;
 
 // The context strings include their terminating NUL, so that neither is a
 // prefix of the other followed by root bytes.

@@ -17,31 +17,19 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/common/files.h"
+#include "gateway/common/openssl_ptr.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/config/config_loader.h"
 
 namespace iicc::security {
 namespace {
 
-struct BioDeleter {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct X509Deleter {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct KeyDeleter {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct StoreDeleter {
-  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
-};
-struct StoreCtxDeleter {
-  void operator()(X509_STORE_CTX* ctx) const { X509_STORE_CTX_free(ctx); }
-};
-struct StackDeleter {
-  void operator()(STACK_OF(X509) * stack) const { sk_X509_pop_free(stack, X509_free); }
-};
-using UniqueX509 = std::unique_ptr<X509, X509Deleter>;
+using openssl::BioDeleter;
+using openssl::KeyDeleter;
+using openssl::StoreCtxDeleter;
+using openssl::StoreDeleter;
+using openssl::UniqueX509;
+using StackDeleter = openssl::CertStackDeleter;
 
 std::unique_ptr<BIO, BioDeleter> MemBio(const std::string& data) {
   return std::unique_ptr<BIO, BioDeleter>(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
