@@ -167,7 +167,8 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
   }
 
   // One signature for every receipt of the batch, one commit for every record.
-  if (!Sign(to_sign).ok()) {
+  if (absl::Status signed_all = Sign(to_sign); !signed_all.ok()) {
+    Log(LogLevel::kError, "peer.cannot_sign_receipts", {{"error", std::string(signed_all.message())}});
     for (size_t i = 0; i < envelopes.size(); ++i) responses[i] = Refuse(record_ids[i], "cannot sign receipts now");
     return responses;
   }
@@ -177,6 +178,8 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
     // Cannot store now (disk full, store unavailable): nothing of the batch
     // was stored; the sender keeps the envelopes and sends them again.
     const std::string why = absl::StrCat("cannot store now: ", absl::StatusCodeToString(outcomes.status().code()));
+    Log(LogLevel::kError, "peer.cannot_store",
+        {{"records", absl::StrCat(commits.size())}, {"error", std::string(outcomes.status().message())}});
     for (size_t index : committed_index) responses[index] = Refuse(record_ids[index], why);
     return responses;
   }

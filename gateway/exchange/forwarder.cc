@@ -129,6 +129,10 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
   std::deque<store::PendingEnvelope> in_flight;
   int64_t last_sent = 0;  // Every session starts from the oldest queued record.
   absl::Status status;
+  // False once a write failed: the peer ended the stream. Its last answers
+  // (a refusal with its retry_after, say) are still read before the session
+  // ends.
+  bool writable = true;
   SequenceNotifier::Token watch = 0;
   while (status.ok()) {
     {
@@ -142,7 +146,7 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
     // armed from it fires for them.
     const int64_t outbox_mark = outbox_->high_water();
     // Fill the window.
-    if (static_cast<int>(in_flight.size()) < options_.window) {
+    if (writable && static_cast<int>(in_flight.size()) < options_.window) {
       absl::StatusOr<std::vector<store::PendingEnvelope>> pending =
           store_->ListPending(last_sent, options_.window - static_cast<int>(in_flight.size()));
       if (!pending.ok()) {
@@ -156,7 +160,7 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
           break;
         }
         if (!stream->Write(request)) {
-          status = absl::UnavailableError("the peer closed the stream");
+          writable = false;
           break;
         }
         last_sent = envelope.outbox_sequence;
@@ -167,7 +171,7 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
 
     // Wait for receipts, new records (when the window has room), or the end
     // of the stream.
-    const bool room = static_cast<int>(in_flight.size()) < options_.window;
+    const bool room = writable && static_cast<int>(in_flight.size()) < options_.window;
     if (room && watch == 0) {
       // Returns 0 (and has set outbox_grew) if records arrived meanwhile.
       watch = outbox_->Watch(outbox_mark, [mailbox] {
@@ -220,14 +224,21 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
     } else {
       in_flight.erase(in_flight.begin(), in_flight.begin() + static_cast<std::ptrdiff_t>(outcomes.size()));
     }
-    if (status.ok() && ended) status = absl::UnavailableError("the peer ended the stream");
+    if (status.ok() && ended) {
+      status = absl::UnavailableError(writable ? "the peer ended the stream" : "the peer closed the stream");
+    }
   }
 
   if (watch != 0) outbox_->Unwatch(watch);
   context.TryCancel();
   reader.join();
   const grpc::Status finish = stream->Finish();
-  if (!finish.ok() && absl::IsUnavailable(status)) status = FromGrpcStatus(finish);
+  // The peer's own status says more than "ended", unless it is only the
+  // cancellation this side made above.
+  if (!finish.ok() && finish.error_code() != grpc::StatusCode::CANCELLED && absl::IsUnavailable(status) &&
+      *retry_after == absl::ZeroDuration()) {
+    status = FromGrpcStatus(finish);
+  }
   return status;
 }
 

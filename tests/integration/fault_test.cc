@@ -25,7 +25,9 @@
 
 #include <grpcpp/generic/generic_stub.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gateway/common/digest.h"
 #include "gateway/common/uuid.h"
@@ -797,6 +799,33 @@ TEST_F(FaultTest, FullReceiverAnswersRetryableRefusalAndLosesNothing) {
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(ListAllInbound(*uz_stub).size(), ids.size());
   EXPECT_EQ(AuditOfKind(uz_.db_path(), v1::AUDIT_EVENT_KIND_RECEIVE).size(), ids.size());
+
+  // The sender said why the link went down, and honoured the receiver's
+  // retry_after (1 s) before each new session: it did not hammer a full peer.
+  const std::string log = kz_.log();
+  EXPECT_THAT(log, ::testing::HasSubstr("the peer cannot store now"));
+  std::vector<absl::Time> refused_at, up_at;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    const size_t ts = line.find("\"ts\":\"");
+    if (ts == absl::string_view::npos) continue;
+    absl::Time when;
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, line.substr(ts + 6, 24), &when, &error)) continue;
+    if (absl::StrContains(line, "\"event\":\"peer.link_down\"") && absl::StrContains(line, "cannot store now")) {
+      refused_at.push_back(when);
+    } else if (absl::StrContains(line, "\"event\":\"peer.link_up\"")) {
+      up_at.push_back(when);
+    }
+  }
+  ASSERT_FALSE(refused_at.empty()) << log;
+  for (absl::Time refused : refused_at) {
+    for (absl::Time up : up_at) {
+      if (up > refused) {
+        EXPECT_GE(up - refused, absl::Milliseconds(950)) << "reconnected before retry_after";
+        break;
+      }
+    }
+  }
 }
 
 }  // namespace
