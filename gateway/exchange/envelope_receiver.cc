@@ -44,8 +44,8 @@ std::string Judge(const v1::EnvelopeHeader& header, const v1::Envelope& envelope
 
 EnvelopeReceiver::EnvelopeReceiver(v1::Jurisdiction jurisdiction, store::Store* store,
                                    const policy::ActivePolicy* policy, const proof::Signer* signer,
-                                   const proof::Verifier* verifier, std::string peer_spiffe_id,
-                                   SequenceNotifier* inbox, validation::ValidationOptions validation)
+                                   const proof::Verifier* verifier, std::string peer_spiffe_id, SequenceNotifier* inbox,
+                                   validation::ValidationOptions validation)
     : jurisdiction_(jurisdiction),
       store_(store),
       policy_(policy),
@@ -127,8 +127,7 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
       if (header.payload_digest() != digest) unverified = "the payload does not match the signed header's digest";
     }
     if (!unverified.empty()) {
-      store::AuditOrLog(store_,
-                        {v1::AUDIT_EVENT_KIND_INBOUND_REJECT, header.record_id(), signer, digest, unverified});
+      store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_INBOUND_REJECT, header.record_id(), signer, digest, unverified});
       Log(LogLevel::kWarning, "peer.envelope_rejected", {{"record_id", header.record_id()}, {"reason", unverified}});
       v1::Receipt* receipt = responses[i].mutable_receipt();
       receipt->set_header(SerializeDeterministic(
@@ -172,7 +171,8 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
     for (size_t i = 0; i < envelopes.size(); ++i) responses[i] = Refuse(record_ids[i], "cannot sign receipts now");
     return responses;
   }
-  for (size_t k = 0; k < commits.size(); ++k) commits[k].receipt = SerializeDeterministic(responses[committed_index[k]].receipt());
+  for (size_t k = 0; k < commits.size(); ++k)
+    commits[k].receipt = SerializeDeterministic(responses[committed_index[k]].receipt());
   absl::StatusOr<std::vector<store::InboundOutcome>> outcomes = store_->CommitInboundBatch(commits);
   if (!outcomes.ok()) {
     // Cannot store now (disk full, store unavailable): nothing of the batch
@@ -199,10 +199,9 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
         break;  // Else (a corrupt store) the new receipt is answered.
       }
       case store::InboundOutcome::Kind::kConflict:
-        response.mutable_receipt()->set_header(
-            SerializeDeterministic(ReceiptHeaderFor(commits[k].record_id, commits[k].payload_digest, false,
-                                                    "record_id already received with a different payload", now,
-                                                    policy->version())));
+        response.mutable_receipt()->set_header(SerializeDeterministic(
+            ReceiptHeaderFor(commits[k].record_id, commits[k].payload_digest, false,
+                             "record_id already received with a different payload", now, policy->version())));
         conflicts.push_back(response.mutable_receipt());
         break;
     }

@@ -242,8 +242,7 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
   return status;
 }
 
-absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const store::PendingEnvelope& sent,
-                                                       const v1::Receipt& receipt) {
+absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt) {
   v1::Envelope envelope;
   v1::EnvelopeHeader sent_header;
   if (!envelope.ParseFromString(sent.envelope) || !sent_header.ParseFromString(envelope.header())) {
@@ -257,10 +256,10 @@ absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const store::PendingEnvel
     problem = "the receipt is for another record than the oldest in flight";
   } else if (header.payload_digest() != sent_header.payload_digest()) {
     problem = "the receipt names another payload than the one sent";
-  } else if (absl::StatusOr<proof::Verifier::Verified> verified = verifier_->Verify(
-                 proof::Purpose::kReceipt, receipt.header(), receipt.proof(), options_.peer_spiffe_id,
-                 absl::FromUnixSeconds(header.received_time().seconds()) +
-                     absl::Nanoseconds(header.received_time().nanos()));
+  } else if (absl::StatusOr<proof::Verifier::Verified> verified =
+                 verifier_->Verify(proof::Purpose::kReceipt, receipt.header(), receipt.proof(), options_.peer_spiffe_id,
+                                   absl::FromUnixSeconds(header.received_time().seconds()) +
+                                       absl::Nanoseconds(header.received_time().nanos()));
              !verified.ok()) {
     problem = absl::StrCat("bad signature: ", verified.status().message());
   }
@@ -268,8 +267,8 @@ absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const store::PendingEnvel
   if (!problem.empty()) {
     store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_RECEIPT_INVALID, sent.record_id, options_.peer_spiffe_id,
                                Sha256(serialized), problem});
-    return absl::UnavailableError(absl::StrCat("the peer's receipt for record ", sent.record_id,
-                                               " is not accepted: ", problem));
+    return absl::UnavailableError(
+        absl::StrCat("the peer's receipt for record ", sent.record_id, " is not accepted: ", problem));
   }
   const bool accepted = header.verdict() == v1::RECEIPT_VERDICT_ACCEPTED;
   return store::Outcome{sent.record_id, accepted ? v1::DELIVERY_STATE_DELIVERED : v1::DELIVERY_STATE_REJECTED,

@@ -57,7 +57,7 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   const std::shared_ptr<const policy::CompiledPolicy> policy = policy_->Get();
   if (absl::Status verdict = policy->Apply(policy::Direction::kOutbound, filtered); !verdict.ok()) {
     store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_OUTBOUND_DENY, "", std::string(identity), Sha256(as_submitted),
-                   std::string(verdict.message())});
+                               std::string(verdict.message())});
     return verdict;
   }
   const absl::Time now = absl::Now();
@@ -84,7 +84,8 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   envelope.set_header(SerializeDeterministic(header));
   // The signature covers the header, and through its digest the payload: a
   // batch of one here (the format allows larger ones).
-  absl::StatusOr<std::vector<v1::BatchProof>> proof = signer_->SignBatch(proof::Purpose::kEnvelope, {envelope.header()});
+  absl::StatusOr<std::vector<v1::BatchProof>> proof =
+      signer_->SignBatch(proof::Purpose::kEnvelope, {envelope.header()});
   if (!proof.ok()) return proof.status();
   *envelope.mutable_proof() = std::move(proof->front());
   envelope.set_payload(payload);

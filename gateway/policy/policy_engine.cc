@@ -43,8 +43,8 @@ struct CompiledRule {
   ActionKind kind = ActionKind::kKeep;
   std::vector<CompiledCondition> when;
   std::string key_id;
-  std::string pseudonym_prefix;               // "ps:<key_id>:"
-  std::shared_ptr<const HmacSha256> hmac;     // Keyed once per key id.
+  std::string pseudonym_prefix;            // "ps:<key_id>:"
+  std::shared_ptr<const HmacSha256> hmac;  // Keyed once per key id.
   uint32_t keep_last = 0;
   std::vector<std::string> equals;
   std::vector<std::string> starts_with;
@@ -98,7 +98,8 @@ struct Node {
       }
       plan.push_back(Slot{f, child});
     }
-    std::sort(plan.begin(), plan.end(), [](const Slot& a, const Slot& b) { return a.field->number() < b.field->number(); });
+    std::sort(plan.begin(), plan.end(),
+              [](const Slot& a, const Slot& b) { return a.field->number() < b.field->number(); });
     for (auto& child : children) child->Plan(child->field->message_type());
   }
 };
@@ -123,7 +124,8 @@ absl::string_view ValueText(const Reflection* reflection, const Message& message
 // The same for element `index` of a repeated field.
 absl::string_view RepeatedValueText(const Reflection* reflection, const Message& message, const FieldDescriptor* field,
                                     int index, std::string* scratch) {
-  if (field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM) return reflection->GetRepeatedEnum(message, field, index)->name();
+  if (field->cpp_type() == FieldDescriptor::CPPTYPE_ENUM)
+    return reflection->GetRepeatedEnum(message, field, index)->name();
   return reflection->GetRepeatedStringReference(message, field, index, scratch);
 }
 
@@ -142,8 +144,7 @@ bool Holds(const CompiledCondition& condition, const Reflection* reflection, con
   // The common case, an enum equal to one of a few values, compares numbers.
   if (!condition.enum_equals.empty() && condition.starts_with.empty() && condition.char_position < 0) {
     const int value = reflection->GetEnumValue(message, condition.field);
-    return std::find(condition.enum_equals.begin(), condition.enum_equals.end(), value) !=
-           condition.enum_equals.end();
+    return std::find(condition.enum_equals.begin(), condition.enum_equals.end(), value) != condition.enum_equals.end();
   }
   std::string scratch;
   const absl::string_view value = ValueText(reflection, message, condition.field, &scratch);

@@ -4,8 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <grpc/grpc_security_constants.h>
 #include <grpcpp/security/auth_context.h>
@@ -137,8 +137,8 @@ absl::StatusOr<std::string> CertificateSpiffeId(const std::string& cert_file) {
   IICC_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(cert_file));
   std::vector<UniqueX509> chain = ReadCertificates(pem);
   if (chain.empty()) return absl::InvalidArgumentError(absl::StrCat("no PEM certificate in '", cert_file, "'"));
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(chain.front().get(), NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(chain.front().get(), NID_subject_alt_name, nullptr, nullptr));
   std::vector<std::string> uris;
   for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
@@ -148,8 +148,7 @@ absl::StatusOr<std::string> CertificateSpiffeId(const std::string& cert_file) {
   }
   GENERAL_NAMES_free(names);
   if (uris.size() != 1 || !config::IsValidSpiffeId(uris.front())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", cert_file, "' must carry exactly one URI SAN, a SPIFFE ID"));
+    return absl::InvalidArgumentError(absl::StrCat("'", cert_file, "' must carry exactly one URI SAN, a SPIFFE ID"));
   }
   return uris.front();
 }

@@ -143,11 +143,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const v1::GatewayConfig
   IICC_ASSIGN_OR_RETURN(int64_t high_water, store->InboxHighWater());
   Log(LogLevel::kInfo, "policy.loaded", {{"file", config.policy_file()}, {"version", policy->version()}});
   Log(LogLevel::kInfo, "signing.loaded",
-      {{"signer", signer->spiffe_id()}, {"not_after", absl::FormatTime(absl::RFC3339_sec, signer->not_after(),
-                                                                         absl::UTCTimeZone())}});
-  return std::unique_ptr<Gateway>(new Gateway(std::make_unique<State>(config, std::move(keys), std::move(policy),
-                                                                      std::move(signer), std::move(peer_verifier),
-                                                                      std::move(store), high_water)));
+      {{"signer", signer->spiffe_id()},
+       {"not_after", absl::FormatTime(absl::RFC3339_sec, signer->not_after(), absl::UTCTimeZone())}});
+  return std::unique_ptr<Gateway>(
+      new Gateway(std::make_unique<State>(config, std::move(keys), std::move(policy), std::move(signer),
+                                          std::move(peer_verifier), std::move(store), high_water)));
 }
 
 absl::Status Gateway::ReloadPolicy() {
@@ -160,8 +160,8 @@ absl::Status Gateway::ReloadPolicy() {
          {"error", policy.status().message()},
          {"version_in_force", s.policy.Get()->version()}});
     store::AuditOrLog(s.store.get(), {v1::AUDIT_EVENT_KIND_POLICY_RELOAD, "", "", "",
-                                      absl::StrCat("refused, ", s.policy.Get()->version(), " stays in force: ",
-                                                   policy.status().message())});
+                                      absl::StrCat("refused, ", s.policy.Get()->version(),
+                                                   " stays in force: ", policy.status().message())});
     return policy.status();
   }
   s.policy.Set(*policy);
@@ -229,8 +229,8 @@ absl::Status Gateway::Start() {
   options.max_backoff = FromProto(config.peer().max_backoff());
   options.peer_name = config.peer().peer_address();
   options.peer_spiffe_id = config.peer().peer_spiffe_id();
-  s.forwarder = std::make_unique<exchange::Forwarder>(options, s.store.get(), s.peer_verifier.get(),
-                                                      std::move(channel), &s.outbox);
+  s.forwarder = std::make_unique<exchange::Forwarder>(options, s.store.get(), s.peer_verifier.get(), std::move(channel),
+                                                      &s.outbox);
   s.forwarder->Start();
 
   Log(LogLevel::kInfo, "gateway.started",

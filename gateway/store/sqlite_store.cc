@@ -419,9 +419,9 @@ absl::StatusOr<AcceptOutcome> SqliteStore::AcceptOutbound(const OutboundRecord& 
         .Bind(5, ToNanos(record.accepted_time))
         .Bind(6, static_cast<int64_t>(v1::DELIVERY_STATE_QUEUED));
     if (insert.Step() != SQLITE_DONE) return Error("outbox insert");
-    IICC_RETURN_IF_ERROR(AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_SUBMIT, record.record_id, record.submitter,
-                                                      record.payload_digest,
-                                                      absl::StrCat("policy ", record.policy_version)}));
+    IICC_RETURN_IF_ERROR(
+        AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_SUBMIT, record.record_id, record.submitter,
+                                     record.payload_digest, absl::StrCat("policy ", record.policy_version)}));
     outcome.kind = AcceptOutcome::Kind::kAccepted;
     outcome.record_id = record.record_id;
     return absl::OkStatus();
@@ -543,8 +543,8 @@ absl::Status SqliteStore::CommitInboundLocked(const InboundCommit& commit, Inbou
       .Bind(5, ToNanos(commit.received_time));
   if (insert.Step() != SQLITE_DONE) return Error("inbox insert");
   outcome.sequence = sqlite3_last_insert_rowid(db_);
-  return AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_RECEIVE, commit.record_id, commit.sender,
-                                      commit.payload_digest, ""});
+  return AppendAuditLocked(
+      AuditEvent{v1::AUDIT_EVENT_KIND_RECEIVE, commit.record_id, commit.sender, commit.payload_digest, ""});
 }
 
 absl::StatusOr<std::vector<InboundOutcome>> SqliteStore::CommitInboundBatch(const std::vector<InboundCommit>& commits) {

@@ -67,8 +67,8 @@ struct OutboundStatus {
 struct Outcome {
   std::string record_id;
   v1::DeliveryState state = v1::DELIVERY_STATE_UNSPECIFIED;  // DELIVERED or REJECTED.
-  std::string reason;   // Why rejected; empty otherwise.
-  std::string receipt;  // Serialized iicc.v1.Receipt.
+  std::string reason;                                        // Why rejected; empty otherwise.
+  std::string receipt;                                       // Serialized iicc.v1.Receipt.
   absl::Time delivered_time;
 };
 
@@ -160,8 +160,8 @@ class Store {
   // RecordOutcomes for one record.
   absl::Status RecordOutcome(absl::string_view record_id, v1::DeliveryState state, absl::string_view reason,
                              absl::string_view receipt, absl::Time delivered_time) {
-    return RecordOutcomes({Outcome{std::string(record_id), state, std::string(reason), std::string(receipt),
-                                   delivered_time}});
+    return RecordOutcomes(
+        {Outcome{std::string(record_id), state, std::string(reason), std::string(receipt), delivered_time}});
   }
 
   // Number of queued outbound records.

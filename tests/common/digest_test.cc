@@ -49,9 +49,9 @@ TEST(HmacSha256Test, MatchesRfc4231) {
   EXPECT_EQ(Hex(HmacSha256(absl::HexStringToBytes("0102030405060708090a0b0c0d0e0f10111213141516171819"))
                     .Compute({std::string(50, '\xcd')})),
             "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b");
-  EXPECT_EQ(Hex(HmacSha256(std::string(131, '\xaa'))
-                    .Compute({"Test Using Larger Than Block-Size Key - Hash Key First"})),
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  EXPECT_EQ(
+      Hex(HmacSha256(std::string(131, '\xaa')).Compute({"Test Using Larger Than Block-Size Key - Hash Key First"})),
+      "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
 // Against OpenSSL's one-shot HMAC() for keys around the block size and
@@ -76,8 +76,8 @@ TEST(HmacSha256Test, AgreesWithOpenSslOneShotForAnyKeyLengthAndSplit) {
       const std::string want = HexEncode(absl::string_view(reinterpret_cast<const char*>(expected), size));
       const size_t split = message_size / 3;
       EXPECT_EQ(Hex(hmac.Compute({message})), want) << key_size << "/" << message_size;
-      EXPECT_EQ(Hex(hmac.Compute({absl::string_view(message).substr(0, split), "",
-                                  absl::string_view(message).substr(split)})),
+      EXPECT_EQ(Hex(hmac.Compute(
+                    {absl::string_view(message).substr(0, split), "", absl::string_view(message).substr(split)})),
                 want)
           << key_size << "/" << message_size;
     }

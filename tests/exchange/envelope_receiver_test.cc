@@ -367,9 +367,9 @@ TEST_F(EnvelopeReceiverTest, ReceiptIsSignedByTheReceiverAndCarriesItsPolicyVers
   EXPECT_EQ(header.policy_version(), policy_.Get()->version());
   const std::unique_ptr<proof::Verifier> kz = VerifierOf("kz");
   const absl::Time received = absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(header.received_time()));
-  absl::StatusOr<proof::Verifier::Verified> verified = kz->Verify(
-      proof::Purpose::kReceipt, response.receipt().header(), response.receipt().proof(), "spiffe://kz.iicc/gateway",
-      received);
+  absl::StatusOr<proof::Verifier::Verified> verified =
+      kz->Verify(proof::Purpose::kReceipt, response.receipt().header(), response.receipt().proof(),
+                 "spiffe://kz.iicc/gateway", received);
   EXPECT_TRUE(verified.ok()) << verified.status();
   // Audited with the sender's identity and the payload digest.
   const std::vector<v1::AuditEntry> audit = Audit();

@@ -411,8 +411,8 @@ TEST(GatewayConfigTest, ASigningKeyForAnotherIdentityOrUnfitForSigningIsAStartUp
   PairPorts ports;
   GatewayProcess kz("kz", pki, dir.path(), ports);
   const std::string log = dir.File("stderr");
-  const std::string check = "'" + BinDir() + "/iicc-gateway' --config '" + kz.config_path() + "' --check-config 2>'" +
-                            log + "'";
+  const std::string check =
+      "'" + BinDir() + "/iicc-gateway' --config '" + kz.config_path() + "' --check-config 2>'" + log + "'";
 
   kz.config().mutable_signing()->set_cert_file(pki.File("kz", "rogue-signer.crt"));
   kz.config().mutable_signing()->set_key_file(pki.File("kz", "rogue-signer.key"));

@@ -17,8 +17,8 @@
 #include "gateway/common/errors.h"
 #include "gateway/common/sequence_notifier.h"
 #include "gateway/common/uuid.h"
-#include "gateway/security/authorizer.h"
 #include "gateway/proof/batch_signature.h"
+#include "gateway/security/authorizer.h"
 #include "gateway/store/sqlite_store.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
@@ -113,7 +113,8 @@ class RecordAcceptorTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<store::SqliteStore>> store = store::SqliteStore::Open(dir_.File("gateway.db"));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    acceptor_ = std::make_unique<RecordAcceptor>(v1::JURISDICTION_KZ, store_.get(), &authorizer_, &policy_, signer_.get(), &outbox_);
+    acceptor_ = std::make_unique<RecordAcceptor>(v1::JURISDICTION_KZ, store_.get(), &authorizer_, &policy_,
+                                                 signer_.get(), &outbox_);
   }
 
   int64_t Pending() {
@@ -201,9 +202,7 @@ TEST_F(RecordAcceptorTest, StoredEnvelopeCarriesHeaderAndPayload) {
   absl::StatusOr<proof::Verifier::Verified> verified = (*verifier)->Verify(
       proof::Purpose::kEnvelope, envelope.header(), envelope.proof(), "spiffe://kz.iicc/gateway", accepted);
   EXPECT_TRUE(verified.ok()) << verified.status();
-  EXPECT_FALSE((*verifier)
-                   ->Verify(proof::Purpose::kReceipt, envelope.header(), envelope.proof(), "", accepted)
-                   .ok());
+  EXPECT_FALSE((*verifier)->Verify(proof::Purpose::kReceipt, envelope.header(), envelope.proof(), "", accepted).ok());
 
   // And audited in the same commit.
   absl::StatusOr<std::vector<v1::AuditEntry>> audit = store_->ListAudit(0, 10);

@@ -403,12 +403,14 @@ TEST_F(BatchSignatureTest, SigningCertificateMustBeFitForSigning) {
        "lacks the digitalSignature key usage"},
       {"agreement-only", "keyUsage=critical,keyAgreement\\nsubjectAltName=URI:spiffe://kz.iicc/gateway",
        "lacks the digitalSignature key usage", "lacks the digitalSignature key usage"},
-      {"two-uris", "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:spiffe://kz.iicc/a,URI:spiffe://kz.iicc/b",
+      {"two-uris",
+       "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:spiffe://kz.iicc/a,URI:spiffe://kz.iicc/"
+       "b",
        "exactly one URI SAN", "exactly one URI SAN"},
       {"not-spiffe", "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:https://kz.iicc/gateway",
        "exactly one URI SAN", "exactly one URI SAN"},
-      {"dns-only", "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=DNS:gateway.kz.iicc", "exactly one URI SAN",
-       "exactly one URI SAN"},
+      {"dns-only", "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=DNS:gateway.kz.iicc",
+       "exactly one URI SAN", "exactly one URI SAN"},
   };
   for (const Case& c : cases) {
     IssueByHand(c.name, ca, p256, c.extensions);
@@ -456,7 +458,8 @@ TEST_F(BatchSignatureTest, LoadRefusesKeysThatAreNotP256OrNotTheCertificates) {
   signer = Signer::Load(crt, dir_.File("encrypted.key"));
   EXPECT_THAT(signer.status().message(), HasSubstr("no unencrypted PEM private key"));
 
-  const std::string uri = "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:spiffe://kz.iicc/gateway";
+  const std::string uri =
+      "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:spiffe://kz.iicc/gateway";
   IssueByHand("p384", pki_.dir() + "/kz/ca", "-algorithm EC -pkeyopt ec_paramgen_curve:P-384", uri);
   IssueByHand("rsa", pki_.dir() + "/kz/ca", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048", uri);
   IssueByHand("ed25519", pki_.dir() + "/kz/ca", "-algorithm ED25519", uri);

@@ -589,7 +589,6 @@ TEST_F(SqliteStoreTest, ListInboxFiltersWithAfterAndLimit) {
   EXPECT_TRUE(ListInbox(5, {v1::RECORD_TYPE_CARGO}, 10).empty());
 }
 
-
 // ---------------------------------------------------------------------------
 // Audit chain.
 
@@ -618,10 +617,11 @@ TEST_F(SqliteStoreTest, EachStateChangeAppendsOneAuditEntryAndNothingElseDoes) {
   record.payload_digest = Digest(100);
   record.policy_version = "abc123";
   ASSERT_TRUE(store_->AcceptOutbound(record).ok());
-  ASSERT_TRUE(store_->AcceptOutbound(record).ok());                                    // Replay: nothing.
+  ASSERT_TRUE(store_->AcceptOutbound(record).ok());                                     // Replay: nothing.
   ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-2", kSubmitter, "req-1", 2)).ok());  // Conflict: nothing.
   ASSERT_TRUE(store_->RecordOutcome("out-1", v1::DELIVERY_STATE_DELIVERED, "", "receipt-1", kAccepted).ok());
-  ASSERT_TRUE(store_->RecordOutcome("out-1", v1::DELIVERY_STATE_DELIVERED, "", "receipt-1", kAccepted).ok());  // Not queued.
+  ASSERT_TRUE(
+      store_->RecordOutcome("out-1", v1::DELIVERY_STATE_DELIVERED, "", "receipt-1", kAccepted).ok());  // Not queued.
   InboundCommit received = Inbound("in-1", v1::RECORD_TYPE_CARGO, 1);
   received.sender = "spiffe://uz.iicc/gateway";
   ASSERT_TRUE(store_->CommitInbound(received).ok());
