@@ -22,11 +22,21 @@ void ThreadPool::Schedule(std::function<void()> task) {
   queue_.push_back(std::move(task));
 }
 
+void ThreadPool::WaitIdle() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](ThreadPool* pool)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->mu_) { return pool->queue_.empty() && pool->running_ == 0; },
+      this));
+}
+
 void ThreadPool::WorkLoop() {
+  bool ran = false;
   while (true) {
     std::function<void()> task;
     {
       absl::MutexLock lock(&mu_);
+      if (ran) --running_;  // Its captures are gone too: WaitIdle may free what they used.
       mu_.Await(absl::Condition(
           +[](ThreadPool* pool)
                ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool->mu_) { return pool->stopping_ || !pool->queue_.empty(); },
@@ -34,8 +44,11 @@ void ThreadPool::WorkLoop() {
       if (queue_.empty()) return;  // Stopping, and everything scheduled has run.
       task = std::move(queue_.front());
       queue_.pop_front();
+      ++running_;
     }
     task();
+    task = nullptr;
+    ran = true;
   }
 }
 

@@ -26,11 +26,16 @@ class ThreadPool {
   // Queues `task`. REQUIRES: the pool is not being destroyed.
   void Schedule(std::function<void()> task);
 
+  // Blocks until every task scheduled so far (and any they schedule) has
+  // returned. Owners call it before destroying what the tasks use.
+  void WaitIdle();
+
  private:
   void WorkLoop();
 
   absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

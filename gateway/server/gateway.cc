@@ -258,6 +258,9 @@ void Gateway::Shutdown(absl::Duration grace) {
   for (grpc::Server* server : {s.ministry_server.get(), s.peer_server.get()}) {
     if (server != nullptr) server->Shutdown(deadline);
   }
+  // A store commit scheduled by a call may still be returning when the call
+  // has ended; the services and the store it uses must outlive it.
+  s.workers.WaitIdle();
   Log(LogLevel::kInfo, "gateway.stopped");
 }
 

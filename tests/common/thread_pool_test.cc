@@ -107,6 +107,32 @@ TEST(ThreadPoolTest, DestructorRunsQueuedTasksBeforeJoining) {
   EXPECT_EQ(ran.load(), 101);
 }
 
+TEST(ThreadPoolTest, WaitIdleReturnsOnlyAfterEveryTaskAndItsCapturesAreGone) {
+  // A task's captures may hold what its owner frees after WaitIdle: they must
+  // be destroyed by then, as must tasks that tasks schedule.
+  ThreadPool pool(2);
+  std::atomic<int> ran{0};
+  auto capture = std::make_shared<int>(7);
+  std::weak_ptr<int> watch = capture;
+  for (int i = 0; i < 20; ++i) {
+    pool.Schedule([&, capture] {
+      absl::SleepFor(absl::Milliseconds(5));
+      pool.Schedule([&] { ran.fetch_add(1); });
+      ran.fetch_add(*capture == 7 ? 1 : 0);
+    });
+  }
+  capture.reset();
+  pool.WaitIdle();
+  EXPECT_EQ(ran.load(), 40);
+  EXPECT_TRUE(watch.expired());
+}
+
+TEST(ThreadPoolTest, WaitIdleOnIdlePoolReturns) {
+  ThreadPool pool(2);
+  pool.WaitIdle();  // Must not hang.
+  SUCCEED();
+}
+
 TEST(ThreadPoolTest, DestroysIdlePool) {
   auto pool = std::make_unique<ThreadPool>(4);
   pool.reset();  // Must not hang.
