@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gateway/common/files.h"
 #include "gateway/common/openssl_ptr.h"
 #include "gateway/common/status_macros.h"
@@ -98,6 +99,13 @@ bool HasDigitalSignatureUsage(X509* cert) {
   // certificate must state it.
   return (X509_get_extension_flags(cert) & EXFLAG_KUSAGE) != 0 &&
          (X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE) != 0;
+}
+
+// Evidence is signed with a key of its own, not the TLS one: its certificate
+// says so with nonRepudiation (contentCommitment). A TLS certificate, whose
+// key signs handshakes on demand, never passes as a signer.
+bool HasNonRepudiationUsage(X509* cert) {
+  return (X509_get_extension_flags(cert) & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(cert) & KU_NON_REPUDIATION) != 0;
 }
 
 // The certificate's URI SAN if it has exactly one and that is a spiffe://
@@ -199,9 +207,7 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::Load(const std::string& cert_fil
   if (!HasDigitalSignatureUsage(leaf)) {
     return absl::InvalidArgumentError(absl::StrCat(cert_name, ": lacks the digitalSignature key usage"));
   }
-  // Evidence is signed with a key of its own, not the TLS one: its
-  // certificate says so with nonRepudiation (contentCommitment).
-  if ((X509_get_key_usage(leaf) & KU_NON_REPUDIATION) == 0) {
+  if (!HasNonRepudiationUsage(leaf)) {
     return absl::InvalidArgumentError(absl::StrCat(
         cert_name, ": lacks the nonRepudiation key usage (a signing certificate, not a TLS one, is needed)"));
   }
@@ -238,6 +244,12 @@ absl::StatusOr<std::vector<v1::BatchProof>> Signer::SignBatch(Purpose purpose,
                                                               const std::vector<std::string>& headers) const {
   if (headers.empty()) return absl::InvalidArgumentError("a batch needs at least one header");
   if (headers.size() > UINT32_MAX) return absl::InvalidArgumentError("a batch holds at most 2^32 - 1 headers");
+  // A signature the peer can only refuse is worse than none: the caller
+  // fails before acknowledging anything, and the operator sees why.
+  if (absl::Now() >= not_after_) {
+    return absl::UnavailableError(absl::StrCat("the signing certificate expired at ",
+                                               absl::FormatTime(absl::RFC3339_sec, not_after_, absl::UTCTimeZone())));
+  }
   std::vector<std::string> leaves;
   leaves.reserve(headers.size());
   for (const std::string& header : headers) leaves.push_back(LeafHash(header));
@@ -345,6 +357,9 @@ absl::StatusOr<Verifier::Verified> Verifier::Verify(Purpose purpose, absl::strin
 
   if (!HasDigitalSignatureUsage(leaf)) {
     return Unauthenticated("signer certificate lacks the digitalSignature key usage");
+  }
+  if (!HasNonRepudiationUsage(leaf)) {
+    return Unauthenticated("signer certificate lacks the nonRepudiation key usage (a TLS certificate cannot sign)");
   }
   std::optional<std::string> spiffe_id = SpiffeIdOf(leaf);
   if (!spiffe_id.has_value()) {

@@ -47,9 +47,9 @@ class Signer {
   // intermediates, not the root) and `key_file` (its unencrypted PEM private
   // key). INVALID_ARGUMENT, naming the file and the problem, if a file cannot
   // be read, holds no certificate or key, the key is not ECDSA P-256 or not
-  // the certificate's, or the certificate lacks the digitalSignature key
-  // usage, does not carry exactly one URI SAN which is a spiffe:// ID, or is
-  // not valid now. The chain is not checked against any CA here.
+  // the certificate's, or the certificate lacks the digitalSignature or
+  // nonRepudiation key usage, does not carry exactly one URI SAN which is a
+  // spiffe:// ID, or is not valid now. The chain is not checked against any CA here.
   static absl::StatusOr<std::unique_ptr<Signer>> Load(const std::string& cert_file, const std::string& key_file);
 
   ~Signer();
@@ -61,7 +61,9 @@ class Signer {
   // their leaf hashes. Returns one proof per header, in order, each with its
   // inclusion path, leaf_index, leaf_count, the shared signature and the
   // certificate chain (DER, leaf first). INVALID_ARGUMENT if `headers` is
-  // empty or holds more than 2^32 - 1 headers; INTERNAL if OpenSSL fails.
+  // empty or holds more than 2^32 - 1 headers; UNAVAILABLE once the signing
+  // certificate has expired (nothing it signs would verify); INTERNAL if
+  // OpenSSL fails.
   absl::StatusOr<std::vector<v1::BatchProof>> SignBatch(Purpose purpose, const std::vector<std::string>& headers) const;
 
   // The signer's identity: the certificate's URI SAN, e.g.
@@ -106,8 +108,9 @@ class Verifier {
   //  - the chain verifies against the trusted CAs at time `at` (pass the
   //    header's own time, so that evidence stays verifiable after the
   //    certificate expires);
-  //  - the signing certificate has the digitalSignature key usage, an ECDSA
-  //    P-256 key, and exactly one URI SAN, a spiffe:// ID;
+  //  - the signing certificate has the digitalSignature and nonRepudiation
+  //    key usages (so a TLS certificate never passes), an ECDSA P-256 key,
+  //    and exactly one URI SAN, a spiffe:// ID;
   //  - that ID equals `expected_signer`, unless `expected_signer` is empty.
   // UNAUTHENTICATED otherwise, with a message free of record data, e.g.
   // "signature does not verify", "merkle path: ...", "no certificate chain",

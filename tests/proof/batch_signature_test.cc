@@ -274,12 +274,17 @@ TEST_F(BatchSignatureTest, TamperingIsUnauthenticated) {
   EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[1], proof, kKzGateway, now),
                               "no certificate chain"));
 
-  // The gateway's TLS certificate: same CA, same SPIFFE ID, digitalSignature,
+  // Another signing certificate: same CA, same SPIFFE ID, fit for signing,
   // but another key.
+  pki_.Issue("kz", "other-signing", kKzGateway, "signing");
   proof = good;
-  proof.set_certificate_chain(0, Der(pki_.File("kz", "gateway.crt")));
+  proof.set_certificate_chain(0, Der(pki_.File("kz", "other-signing.crt")));
   EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[1], proof, kKzGateway, now),
                               "signature does not verify"));
+  // The gateway's TLS certificate is refused before its key is even tried.
+  proof.set_certificate_chain(0, Der(pki_.File("kz", "gateway.crt")));
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[1], proof, kKzGateway, now),
+                              "lacks the nonRepudiation key usage"));
 
   proof = good;
   proof.set_certificate_chain(0, "not a certificate");
@@ -411,6 +416,12 @@ TEST_F(BatchSignatureTest, SigningCertificateMustBeFitForSigning) {
        "exactly one URI SAN", "exactly one URI SAN"},
       {"dns-only", "keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=DNS:gateway.kz.iicc",
        "exactly one URI SAN", "exactly one URI SAN"},
+      // What a TLS certificate looks like: its key signs handshakes for
+      // anyone who connects, so it must never pass as evidence.
+      {"tls-like",
+       "keyUsage=critical,digitalSignature\\nextendedKeyUsage=serverAuth,clientAuth\\nsubjectAltName=URI:spiffe://"
+       "kz.iicc/gateway",
+       "lacks the nonRepudiation key usage", "lacks the nonRepudiation key usage"},
   };
   for (const Case& c : cases) {
     IssueByHand(c.name, ca, p256, c.extensions);
@@ -425,6 +436,48 @@ TEST_F(BatchSignatureTest, SigningCertificateMustBeFitForSigning) {
     EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, "h", proof, "", absl::Now()), c.verify_error))
         << c.name;
   }
+}
+
+TEST_F(BatchSignatureTest, TheGatewayTlsCertificateNeverPassesAsASigner) {
+  // The dev PKI's own TLS certificate: same CA, same SPIFFE ID as the
+  // signing one, but no nonRepudiation.
+  const std::string crt = pki_.File("kz", "gateway.crt");
+  const std::string key = pki_.File("kz", "gateway.key");
+  absl::StatusOr<std::unique_ptr<Signer>> signer = Signer::Load(crt, key);
+  EXPECT_EQ(signer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(signer.status().message(), HasSubstr("lacks the nonRepudiation key usage"));
+  const std::unique_ptr<Verifier> verifier = Trusting({"kz"});
+  ASSERT_NE(verifier, nullptr);
+  const v1::BatchProof proof = SignByHand(Purpose::kReceipt, "h", key, {crt});
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kReceipt, "h", proof, kKzGateway, absl::Now()),
+                              "lacks the nonRepudiation key usage"));
+}
+
+TEST_F(BatchSignatureTest, SignBatchIsUnavailableOnceTheCertificateHasExpired) {
+  // A certificate valid for a few more seconds, issued with `openssl ca`
+  // (the only tool that takes an exact end date).
+  const absl::Time end = absl::Now() + absl::Seconds(3);
+  const std::string end_date = absl::FormatTime("%Y%m%d%H%M%SZ", end, absl::UTCTimeZone());
+  const std::string ca = pki_.dir() + "/kz/ca";
+  Shell(
+      "printf '[req]\\ndistinguished_name=dn\\nprompt=no\\n[dn]\\n' > req.cnf && "
+      "printf '[ca]\\ndefault_ca=d\\n[d]\\ndatabase=index.txt\\nnew_certs_dir=.\\nserial=serial\\n"
+      "default_md=sha256\\npolicy=p\\n[p]\\ncommonName=supplied\\n' > ca.cnf && "
+      ": > index.txt && echo 4000 > serial && "
+      "printf 'keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:spiffe://kz.iicc/gateway\\n'"
+      " > short.ext && "
+      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out short.key 2>/dev/null && "
+      "openssl req -new -config req.cnf -key short.key -subj /CN=short -out short.csr && "
+      "openssl ca -batch -notext -config ca.cnf -cert '" +
+      ca + ".crt' -keyfile '" + ca + ".key' -in short.csr -out short.crt -startdate 20200101000000Z -enddate " +
+      end_date + " -extfile short.ext 2>/dev/null");
+  absl::StatusOr<std::unique_ptr<Signer>> signer = Signer::Load(dir_.File("short.crt"), dir_.File("short.key"));
+  ASSERT_TRUE(signer.ok()) << signer.status();
+  ASSERT_TRUE((*signer)->SignBatch(Purpose::kEnvelope, Headers(1)).ok());
+  absl::SleepFor(end - absl::Now() + absl::Seconds(1));
+  absl::StatusOr<std::vector<v1::BatchProof>> late = (*signer)->SignBatch(Purpose::kEnvelope, Headers(1));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(late.status().message(), HasSubstr("signing certificate expired"));
 }
 
 TEST_F(BatchSignatureTest, LoadRefusesKeysThatAreNotP256OrNotTheCertificates) {
