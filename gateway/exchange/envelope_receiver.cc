@@ -8,18 +8,15 @@
 #include "absl/time/clock.h"
 #include "gateway/common/digest.h"
 #include "gateway/common/log.h"
+#include "gateway/common/proto_time.h"
 #include "gateway/common/records.h"
+#include "gateway/common/uuid.h"
 #include "gateway/exchange/fault_injection.h"
 #include "gateway/store/audit.h"
 #include "gateway/validation/record_validator.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace iicc::exchange {
 namespace {
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 // Why a verified envelope's record cannot be accepted, or empty. Never quotes
 // a field value.
@@ -63,7 +60,7 @@ v1::ReceiptHeader EnvelopeReceiver::ReceiptHeaderFor(const std::string& record_i
   header.set_payload_digest(payload_digest);
   header.set_verdict(accepted ? v1::RECEIPT_VERDICT_ACCEPTED : v1::RECEIPT_VERDICT_REJECTED);
   header.set_reason(reason);
-  *header.mutable_received_time() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  *header.mutable_received_time() = ToTimestamp(now);
   header.set_receiver(jurisdiction_);
   header.set_policy_version(policy_version);
   return header;
@@ -106,7 +103,10 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
     const v1::Envelope& envelope = *envelopes[i];
     const std::string digest = Sha256(envelope.payload());
     v1::EnvelopeHeader header;
-    const bool parsed = header.ParseFromString(envelope.header()) && !header.record_id().empty();
+    // Record ids are the origin's UUIDv7s: anything else is not echoed into
+    // a signed receipt.
+    const bool parsed = header.ParseFromString(envelope.header()) && IsUuidV7(header.record_id());
+    if (!parsed) header.clear_record_id();
     record_ids[i] = header.record_id();
 
     // Before anything else: is this envelope what the peer signed? A record
@@ -116,7 +116,9 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
     std::string unverified;
     std::string signer;
     if (!parsed) {
-      unverified = "malformed envelope header";
+      unverified = "malformed envelope header (or its record_id is not a UUIDv7)";
+    } else if (FromTimestamp(header.accepted_time()) > now + kMaxClockSkew) {
+      unverified = "the envelope's accepted_time lies in the future (beyond the allowed clock skew)";
     } else if (absl::StatusOr<proof::Verifier::Verified> verified =
                    verifier_->Verify(proof::Purpose::kEnvelope, envelope.header(), envelope.proof(), peer_spiffe_id_,
                                      FromTimestamp(header.accepted_time()));
@@ -129,6 +131,20 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
     if (!unverified.empty()) {
       store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_INBOUND_REJECT, header.record_id(), signer, digest, unverified});
       Log(LogLevel::kWarning, "peer.envelope_rejected", {{"record_id", header.record_id()}, {"reason", unverified}});
+      // A record id already judged keeps its one signed verdict: unsigned
+      // bytes never get us to sign a receipt that contradicts it.
+      if (!header.record_id().empty()) {
+        absl::StatusOr<std::string> stored = store_->GetInboundReceipt(header.record_id());
+        v1::Receipt original;
+        if (stored.ok() && original.ParseFromString(*stored)) {
+          *responses[i].mutable_receipt() = std::move(original);
+          continue;
+        }
+        if (!stored.ok() && !absl::IsNotFound(stored.status())) {
+          responses[i] = Refuse(record_ids[i], "cannot read the store now");
+          continue;
+        }
+      }
       v1::Receipt* receipt = responses[i].mutable_receipt();
       receipt->set_header(SerializeDeterministic(
           ReceiptHeaderFor(header.record_id(), digest, false, unverified, now, policy->version())));

@@ -20,6 +20,12 @@ namespace iicc::exchange {
 // How long a sender should wait after a retryable refusal.
 inline constexpr absl::Duration kRetryAfter = absl::Seconds(1);
 
+// How far the two gateways' clocks may disagree. A signer chooses the time
+// its certificate chain is checked at (its header's time); that time may
+// not lie further in the future than this, so an expired or not yet valid
+// certificate cannot be made to pass by dating the signature ahead.
+inline constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
+
 // Thread-safe. Does not own its dependencies.
 class EnvelopeReceiver {
  public:
@@ -33,17 +39,16 @@ class EnvelopeReceiver {
   // The answer to one envelope: a signed receipt, or a retryable refusal
   // when it cannot be stored (or a receipt cannot be signed) now.
   //
-  // The origin's signature is checked first. A malformed header, a bad
-  // signature or a payload that does not match the signed digest gets a
-  // rejected receipt and an audit entry, and nothing is stored under the
-  // record id. A verified envelope whose record is invalid or refused by the
-  // inbound policy gets a rejected receipt that is stored (the same bytes
-  // always get the same answer); the receipt carries the inbound policy
-  // version. An accepted receipt is answered only after the record is
-  // durable, and the inbox keeps the record after the inbound policy. The
-  // same record_id with the same payload gets the original receipt again;
-  // with another payload, a rejected receipt, an audit entry, and the stored
-  // record stays.
+  // The origin's signature is checked first. A malformed header (its
+  // record_id not a UUIDv7), an accepted_time more than kMaxClockSkew ahead,
+  // a bad signature or a payload that does not match the signed digest gets
+  // a rejected receipt and an audit entry, and nothing is stored under the
+  // record id; if that id was judged before, its stored receipt is answered
+  // instead, so that no signed verdict contradicts another. A verified envelope whose record is invalid or refused by
+  // the inbound policy gets a rejected receipt that is stored (the same bytes always get the same answer); the receipt
+  // carries the inbound policy version. An accepted receipt is answered only after the record is durable, and the inbox
+  // keeps the record after the inbound policy. The same record_id with the same payload gets the original receipt
+  // again; with another payload, a rejected receipt, an audit entry, and the stored record stays.
   v1::DeliverResponse Receive(const v1::Envelope& envelope);
 
   // Receive for envelopes that arrived together on one stream, answered in

@@ -10,7 +10,9 @@
 #include "gateway/common/digest.h"
 #include "gateway/common/grpc_status.h"
 #include "gateway/common/log.h"
+#include "gateway/common/proto_time.h"
 #include "gateway/common/status_macros.h"
+#include "gateway/exchange/envelope_receiver.h"
 #include "gateway/exchange/peer_service.h"
 #include "gateway/store/audit.h"
 #include "google/protobuf/util/time_util.h"
@@ -256,10 +258,14 @@ absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const store::PendingEnvel
     problem = "the receipt is for another record than the oldest in flight";
   } else if (header.payload_digest() != sent_header.payload_digest()) {
     problem = "the receipt names another payload than the one sent";
-  } else if (absl::StatusOr<proof::Verifier::Verified> verified =
-                 verifier_->Verify(proof::Purpose::kReceipt, receipt.header(), receipt.proof(), options_.peer_spiffe_id,
-                                   absl::FromUnixSeconds(header.received_time().seconds()) +
-                                       absl::Nanoseconds(header.received_time().nanos()));
+  } else if (const absl::Time received = FromTimestamp(header.received_time());
+             received < FromTimestamp(sent_header.accepted_time()) - kMaxClockSkew ||
+             received > absl::Now() + kMaxClockSkew) {
+    // The signer chooses the time its chain is checked at: it must be when
+    // the record could have been received, give or take the clocks' skew.
+    problem = "the receipt's received_time is before the record was accepted or in the future";
+  } else if (absl::StatusOr<proof::Verifier::Verified> verified = verifier_->Verify(
+                 proof::Purpose::kReceipt, receipt.header(), receipt.proof(), options_.peer_spiffe_id, received);
              !verified.ok()) {
     problem = absl::StrCat("bad signature: ", verified.status().message());
   }

@@ -4,22 +4,14 @@
 #include "absl/time/clock.h"
 #include "gateway/common/digest.h"
 #include "gateway/common/errors.h"
+#include "gateway/common/proto_time.h"
 #include "gateway/common/records.h"
 #include "gateway/common/uuid.h"
 #include "gateway/store/audit.h"
 #include "gateway/validation/record_validator.h"
-#include "google/protobuf/util/time_util.h"
 #include "iicc/v1/peer_exchange.pb.h"
 
 namespace iicc::ministry {
-namespace {
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
-
-}  // namespace
-
 RecordAcceptor::RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* store,
                                const security::Authorizer* authorizer, const policy::ActivePolicy* policy,
                                const proof::Signer* signer, SequenceNotifier* outbox,

@@ -584,6 +584,16 @@ absl::StatusOr<std::vector<InboxEntry>> SqliteStore::ListInbox(int64_t after, co
   return entries;
 }
 
+absl::StatusOr<std::string> SqliteStore::GetInboundReceipt(absl::string_view record_id) {
+  absl::MutexLock lock(&mu_);
+  Statement stmt(db_, "SELECT receipt FROM inbound_receipts WHERE record_id = ?");
+  stmt.Bind(1, record_id);
+  const int rc = stmt.Step();
+  if (rc == SQLITE_DONE) return absl::NotFoundError("no receipt for that record id");
+  if (rc != SQLITE_ROW) return Error("receipt lookup");
+  return stmt.Text(0);
+}
+
 absl::StatusOr<int64_t> SqliteStore::InboxHighWater() {
   absl::MutexLock lock(&mu_);
   Statement stmt(db_, "SELECT COALESCE(MAX(sequence), 0) FROM inbox");

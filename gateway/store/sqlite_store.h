@@ -51,6 +51,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<InboundOutcome>> CommitInboundBatch(const std::vector<InboundCommit>& commits) override;
   absl::StatusOr<std::vector<InboxEntry>> ListInbox(int64_t after, const std::vector<v1::RecordType>& types,
                                                     int limit) override;
+  absl::StatusOr<std::string> GetInboundReceipt(absl::string_view record_id) override;
   absl::StatusOr<int64_t> InboxHighWater() override;
   absl::Status AppendAudit(const AuditEvent& event) override;
   absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(int64_t after, int limit) override;

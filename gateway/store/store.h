@@ -186,6 +186,10 @@ class Store {
   virtual absl::StatusOr<std::vector<InboxEntry>> ListInbox(int64_t after, const std::vector<v1::RecordType>& types,
                                                             int limit) = 0;
 
+  // The receipt stored for a received record_id (serialized v1::Receipt, as
+  // answered then). NOT_FOUND if that id was never stored.
+  virtual absl::StatusOr<std::string> GetInboundReceipt(absl::string_view record_id) = 0;
+
   // The highest inbox sequence, 0 when the inbox is empty.
   virtual absl::StatusOr<int64_t> InboxHighWater() = 0;
 

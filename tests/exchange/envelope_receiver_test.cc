@@ -49,6 +49,7 @@ class FullDiskStore : public store::Store {
   absl::StatusOr<std::vector<store::InboxEntry>> ListInbox(int64_t, const std::vector<v1::RecordType>&, int) override {
     return Full();
   }
+  absl::StatusOr<std::string> GetInboundReceipt(absl::string_view) override { return Full(); }
   absl::StatusOr<int64_t> InboxHighWater() override { return Full(); }
   absl::Status AppendAudit(const store::AuditEvent&) override { return Full(); }
   absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(int64_t, int) override { return Full(); }
@@ -447,6 +448,43 @@ TEST_F(EnvelopeReceiverTest, MalformedHeaderIsRejected) {
 TEST_F(EnvelopeReceiverTest, HeaderWithoutRecordIdIsRejected) {
   EnvelopeParts parts = Parts("", CargoRecord("C-1"));
   ExpectRejectedAndNotStored(Assemble(parts));
+}
+
+// Bytes the peer did not sign must not get a signed verdict that contradicts
+// the one already given for that record id.
+TEST_F(EnvelopeReceiverTest, UnverifiedEnvelopeForAJudgedRecordIdGetsTheStoredReceipt) {
+  const v1::DeliverResponse first = receiver_->Receive(MakeEnvelope(kRecordId, CargoRecord("C-1")));
+  ASSERT_EQ(ReceiptHeaderOf(first).verdict(), v1::RECEIPT_VERDICT_ACCEPTED);
+  v1::Envelope forged = MakeEnvelope(kRecordId, CargoRecord("C-forged"));
+  forged.clear_proof();
+  const v1::DeliverResponse second = receiver_->Receive(forged);
+  EXPECT_EQ(second.receipt().SerializeAsString(), first.receipt().SerializeAsString());
+  EXPECT_EQ(Inbox().size(), 1u);
+  // Still audited as what it was.
+  const std::vector<v1::AuditEntry> audit = Audit();
+  ASSERT_FALSE(audit.empty());
+  EXPECT_EQ(audit.back().kind(), v1::AUDIT_EVENT_KIND_INBOUND_REJECT);
+  EXPECT_EQ(audit.back().digest(), Sha256Of(forged.payload()));
+  EXPECT_TRUE(absl::StartsWith(audit.back().detail(), "bad signature")) << audit.back().detail();
+}
+
+// The signer picks the time its chain is checked at: not beyond the clocks'
+// skew ahead of ours.
+TEST_F(EnvelopeReceiverTest, AnEnvelopeDatedInTheFutureIsRejected) {
+  EnvelopeParts parts = Parts(kRecordId, CargoRecord("C-1"));
+  *parts.header.mutable_accepted_time() =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now() + exchange::kMaxClockSkew + absl::Minutes(1)));
+  ExpectRejectedUnstoredThenGenuineAccepted(Assemble(parts), "the envelope's accepted_time lies in the future");
+}
+
+TEST_F(EnvelopeReceiverTest, RecordIdThatIsNotAUuidV7IsNotEchoedIntoASignedReceipt) {
+  for (const std::string& id : {std::string("not-a-uuid"), std::string(10000, 'x'), std::string(kRecordId) + "0"}) {
+    const v1::Envelope envelope = Assemble(Parts(id, CargoRecord("C-1")));
+    ExpectRejectedAndNotStored(envelope);
+    const v1::ReceiptHeader header = ReceiptHeaderOf(receiver_->Receive(envelope));
+    EXPECT_EQ(header.record_id(), "") << id.substr(0, 40);
+    EXPECT_TRUE(absl::StartsWith(header.reason(), "malformed envelope header")) << header.reason();
+  }
 }
 
 TEST_F(EnvelopeReceiverTest, RejectionDoesNotBlockALaterValidRecord) {
