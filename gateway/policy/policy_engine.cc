@@ -670,6 +670,10 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Parse(cons
 }
 
 absl::Status CompiledPolicy::Apply(Direction direction, v1::Record* record, std::vector<TraceEntry>* trace) const {
+  // Fields this build does not know (a newer peer's, or bytes added by hand)
+  // were never classified by the policy: they never cross, in either
+  // direction, whatever the default.
+  record->DiscardUnknownFields();
   const v1::RecordType type = RecordTypeOf(*record);
   const auto& table = direction == Direction::kOutbound ? outbound_ : inbound_;
   const CompiledRecordPolicy* rules = type > 0 && type < static_cast<int>(table.size()) ? table[type].get() : nullptr;

@@ -66,7 +66,8 @@ class CompiledPolicy {
   // message names each refusing field path with the rule's reason (never a
   // value). Outbound, a record type the policy does not list is refused;
   // inbound, it passes unchanged. When `trace` is set, appends what happened
-  // to each field it touched.
+  // to each field it touched. Unknown fields, at any depth, are discarded
+  // first: the policy cannot have classified them.
   absl::Status Apply(Direction direction, v1::Record* record, std::vector<TraceEntry>* trace = nullptr) const;
 
   // Hex SHA-256 of the policy's deterministic serialization: travels in

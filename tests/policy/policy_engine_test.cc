@@ -334,6 +334,28 @@ TEST(PolicyActionTest, DropRemovesTheFieldAndNothingElse) {
   EXPECT_TRUE(SameProto(expected, Applied(*policy, Cargo())));
 }
 
+// A field this build does not know was never classified: it never crosses,
+// whatever the default, at the top or deep in a kept subtree.
+TEST(PolicyActionTest, UnknownFieldsAreDiscardedEvenUnderAKeepDefault) {
+  auto policy = MustCompile(CargoOutbound("DEFAULT_ACTION_KEEP", Rule("cargo.declaration_ref", "drop {}")));
+  ASSERT_NE(policy, nullptr);
+  v1::Record record = Cargo();
+  ASSERT_GT(record.cargo().goods_size(), 0);
+  auto unknown = [](google::protobuf::Message* message) {
+    return message->GetReflection()->MutableUnknownFields(message);
+  };
+  unknown(&record)->AddLengthDelimited(999, "unclassified personal text");
+  unknown(record.mutable_cargo()->mutable_driver())->AddLengthDelimited(4242, "a newer peer's phone field");
+  unknown(record.mutable_cargo()->mutable_goods(0))->AddVarint(777, 12345);
+  ASSERT_NE(record.SerializeAsString().find("unclassified"), std::string::npos);
+  v1::Record expected = Cargo();
+  expected.mutable_cargo()->clear_declaration_ref();
+  EXPECT_EQ(Applied(*policy, record).SerializeAsString(), expected.SerializeAsString());
+  // Inbound this policy lists no cargo rules: the record passes as it is,
+  // but without what this build cannot read.
+  EXPECT_EQ(Applied(*policy, record, Direction::kInbound).SerializeAsString(), Cargo().SerializeAsString());
+}
+
 TEST(PolicyActionTest, APseudonymHasTheDocumentedForm) {
   auto policy = MustCompile(
       CargoOutbound("DEFAULT_ACTION_KEEP", Rule("cargo.driver.full_name", "pseudonymise { key_id: \"k1\" }")));
