@@ -76,8 +76,10 @@ struct ExportOptions {
 };
 
 struct VerifyOptions {
-  std::string evidence_file;          // JSON of an iicc.v1.Evidence, as export writes it.
-  std::vector<std::string> ca_files;  // PEM; the only certificates trusted.
+  std::string evidence_file;  // JSON of an iicc.v1.Evidence, as export writes it.
+  // PEM; the only certificates trusted. "FILE", or "TRUST_DOMAIN=FILE"
+  // (kz.iicc=ca.crt) to trust it for that domain's gateway only.
+  std::vector<std::string> ca_files;
 };
 
 struct AuditExportOptions {
@@ -94,7 +96,8 @@ struct AuditExportOptions {
 // when the evidence is incomplete (no receipt yet): what there is is still
 // written, and stderr says what is missing.
 int Export(const ExportOptions& options);
-// Checks an evidence file with only `ca_files`, printing one "proven: ..."
+// Checks an evidence file with only `ca_files`, each signature against one CA
+// alone (the envelope's and the receipt's not the same), printing one "proven: ..."
 // line per fact established, and "FAILED: ..." with the first check that
 // failed (exit 1). Never prints the payload.
 int Verify(const VerifyOptions& options);

@@ -5,11 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "clients/cli/commands.h"
 #include "gateway/common/digest.h"
 #include "gateway/common/files.h"
+#include "gateway/common/proto_time.h"
 #include "gateway/common/records.h"
 #include "gateway/proof/batch_signature.h"
 #include "gateway/store/audit.h"
@@ -49,29 +52,50 @@ std::string GatewayOf(v1::Jurisdiction jurisdiction) {
   }
 }
 
-absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
 std::string Rfc3339(const google::protobuf::Timestamp& t) { return google::protobuf::util::TimeUtil::ToString(t); }
 
-// Text from the evidence file, safe to print on a terminal: control
-// characters become '?'.
+// Text from the evidence file, safe to print on a terminal: C0 and C1
+// control characters (the latter as UTF-8, U+0080..U+009F) become '?'.
 std::string Printable(absl::string_view text) {
   std::string out(text);
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  for (size_t i = 0; i < out.size(); ++i) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out[i] = '?';
+    } else if (c == 0xc2 && i + 1 < out.size() && static_cast<unsigned char>(out[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(out[i + 1]) <= 0x9f) {
+      out[i] = '?';
+      out[i + 1] = '?';
+    }
   }
   return out;
 }
 
+// The trust domain of a SPIFFE ID: "kz.iicc" for "spiffe://kz.iicc/gateway".
+std::string TrustDomainOf(absl::string_view spiffe_id) {
+  absl::ConsumePrefix(&spiffe_id, "spiffe://");
+  return std::string(spiffe_id.substr(0, spiffe_id.find('/')));
+}
+
+// One trusted CA file, bound to a trust domain or not.
+struct TrustedCa {
+  std::string file;
+  std::string trust_domain;  // Empty: not bound (--ca FILE).
+  std::unique_ptr<proof::Verifier> verifier;
+};
+
 // The checks of `verify`, in order; each prints what it proved, or the
 // failure, and returns false at the first failure.
+//
+// Each signature must chain to one CA file alone: the one bound to its
+// signer's trust domain (--ca kz.iicc=FILE) or, without bindings for that
+// domain, any unbound one. And the two signatures may not rest on the same
+// CA: one jurisdiction's CA cannot vouch for the other's gateway (else KZ's
+// CA could issue a "spiffe://uz.iicc/gateway" certificate and forge UZ's
+// receipts).
 class EvidenceCheck {
  public:
-  EvidenceCheck(const v1::Evidence& evidence, const proof::Verifier& all_cas,
-                std::vector<std::pair<std::string, std::unique_ptr<proof::Verifier>>> each_ca)
-      : evidence_(evidence), all_cas_(all_cas), each_ca_(std::move(each_ca)) {}
+  EvidenceCheck(const v1::Evidence& evidence, const std::vector<TrustedCa>& cas) : evidence_(evidence), cas_(cas) {}
 
   bool Run() { return Envelope() && Receipt(); }
 
@@ -82,13 +106,30 @@ class EvidenceCheck {
   }
   static void Proven(absl::string_view fact) { std::printf("proven: %s\n", std::string(fact).c_str()); }
 
-  // The CA file that alone anchors a proof that verified with all of them.
-  std::string AnchorOf(proof::Purpose purpose, const std::string& header, const v1::BatchProof& proof,
-                       absl::Time at) const {
-    for (const auto& [file, verifier] : each_ca_) {
-      if (verifier->Verify(purpose, header, proof, "", at).ok()) return file;
+  // Verifies against each candidate CA alone; on success sets `anchor` to
+  // the CA file that verified it. Else the most telling error: a failure
+  // past the chain (a bad signature) over "certificate chain: ...".
+  absl::StatusOr<proof::Verifier::Verified> VerifyAnchored(proof::Purpose purpose, const std::string& header,
+                                                           const v1::BatchProof& proof, const std::string& signer,
+                                                           absl::Time at, std::string* anchor) const {
+    const std::string domain = TrustDomainOf(signer);
+    bool bound = false;
+    for (const TrustedCa& ca : cas_) bound = bound || ca.trust_domain == domain;
+    absl::Status best = absl::UnauthenticatedError(
+        absl::StrCat("no --ca is bound to ", domain, " and none is unbound: nothing can vouch for it"));
+    bool tried = false;
+    for (const TrustedCa& ca : cas_) {
+      if (ca.trust_domain != (bound ? domain : "")) continue;
+      absl::StatusOr<proof::Verifier::Verified> verified = ca.verifier->Verify(purpose, header, proof, signer, at);
+      if (verified.ok()) {
+        *anchor = ca.file;
+        return verified;
+      }
+      const bool chain_error = absl::StartsWith(verified.status().message(), "certificate chain:");
+      if (!tried || !chain_error) best = verified.status();
+      tried = true;
     }
-    return "the CA files given together";
+    return best;
   }
 
   bool Envelope() {
@@ -104,7 +145,7 @@ class EvidenceCheck {
     }
     const absl::Time accepted = FromTimestamp(header_.accepted_time());
     absl::StatusOr<proof::Verifier::Verified> verified =
-        all_cas_.Verify(proof::Purpose::kEnvelope, envelope.header(), envelope.proof(), origin, accepted);
+        VerifyAnchored(proof::Purpose::kEnvelope, envelope.header(), envelope.proof(), origin, accepted, &anchor_);
     if (!verified.ok()) {
       return Fail(absl::StrCat("the envelope's signature (expected from ", origin, "): ", verified.status().message()));
     }
@@ -113,9 +154,8 @@ class EvidenceCheck {
                         RecordTypeName(header_.record_type()), ") on ", Rfc3339(header_.accepted_time()),
                         ", payload SHA-256 ", signed_digest, ", outbound policy ",
                         Printable(header_.policy_version())));
-    Proven(absl::StrCat("the envelope's signing certificate chains to ",
-                        AnchorOf(proof::Purpose::kEnvelope, envelope.header(), envelope.proof(), accepted),
-                        " and was valid on ", Rfc3339(header_.accepted_time())));
+    Proven(absl::StrCat("the envelope's signing certificate chains to ", anchor_, " and was valid on ",
+                        Rfc3339(header_.accepted_time())));
     const std::string payload_digest = HexEncode(Sha256(envelope.payload()));
     if (payload_digest != signed_digest) {
       return Fail(absl::StrCat("the payload's SHA-256 is ", payload_digest, ", not the signed header's payload digest ",
@@ -134,11 +174,17 @@ class EvidenceCheck {
     if (!header.ParseFromString(receipt.header())) return Fail("the receipt's header does not parse");
     const std::string receiver = GatewayOf(header_.destination());
     const absl::Time received = FromTimestamp(header.received_time());
+    std::string anchor;
     absl::StatusOr<proof::Verifier::Verified> verified =
-        all_cas_.Verify(proof::Purpose::kReceipt, receipt.header(), receipt.proof(), receiver, received);
+        VerifyAnchored(proof::Purpose::kReceipt, receipt.header(), receipt.proof(), receiver, received, &anchor);
     if (!verified.ok()) {
       return Fail(
           absl::StrCat("the receipt's signature (expected from ", receiver, "): ", verified.status().message()));
+    }
+    if (anchor == anchor_) {
+      return Fail(absl::StrCat("the envelope's and the receipt's signatures both chain to ", anchor,
+                               ": one CA cannot vouch for both jurisdictions' gateways; give each jurisdiction's "
+                               "CA in its own --ca (or bind them: --ca kz.iicc=FILE --ca uz.iicc=FILE)"));
     }
     if (header.receiver() != header_.destination()) {
       return Fail("the receipt names another receiver than the envelope's destination");
@@ -166,16 +212,15 @@ class EvidenceCheck {
                                     " and ", verdict, " under inbound policy ", Printable(header.policy_version()));
     if (header.verdict() == v1::RECEIPT_VERDICT_REJECTED) absl::StrAppend(&fact, ": ", Printable(header.reason()));
     Proven(fact);
-    Proven(absl::StrCat("the receipt's signing certificate chains to ",
-                        AnchorOf(proof::Purpose::kReceipt, receipt.header(), receipt.proof(), received),
-                        " and was valid on ", Rfc3339(header.received_time())));
+    Proven(absl::StrCat("the receipt's signing certificate chains to ", anchor, " and was valid on ",
+                        Rfc3339(header.received_time())));
     return true;
   }
 
   const v1::Evidence& evidence_;
-  const proof::Verifier& all_cas_;
-  const std::vector<std::pair<std::string, std::unique_ptr<proof::Verifier>>> each_ca_;
+  const std::vector<TrustedCa>& cas_;
   v1::EnvelopeHeader header_;  // Parsed by Envelope().
+  std::string anchor_;         // The CA file the envelope's signature chains to.
 };
 
 }  // namespace
@@ -227,21 +272,24 @@ int Verify(const VerifyOptions& options) {
                  options.evidence_file.c_str(), std::string(parsed.message()).c_str());
     return kExitUsage;
   }
-  absl::StatusOr<std::unique_ptr<proof::Verifier>> all_cas = proof::Verifier::Create(options.ca_files);
-  if (!all_cas.ok()) {
-    PrintError(all_cas.status());
-    return kExitUsage;
-  }
-  std::vector<std::pair<std::string, std::unique_ptr<proof::Verifier>>> each_ca;
-  for (const std::string& file : options.ca_files) {
-    absl::StatusOr<std::unique_ptr<proof::Verifier>> one = proof::Verifier::Create({file});
-    if (!one.ok()) {
-      PrintError(one.status());
+  std::vector<TrustedCa> cas;
+  for (const std::string& value : options.ca_files) {
+    // "kz.iicc=FILE" binds the CA to a trust domain; a plain FILE does not.
+    TrustedCa ca{value, "", nullptr};
+    if (const size_t equals = value.find('=');
+        equals != std::string::npos && equals > 0 && value.find_first_of("/\\", 0) > equals) {
+      ca.trust_domain = value.substr(0, equals);
+      ca.file = value.substr(equals + 1);
+    }
+    absl::StatusOr<std::unique_ptr<proof::Verifier>> verifier = proof::Verifier::Create({ca.file});
+    if (!verifier.ok()) {
+      PrintError(verifier.status());
       return kExitUsage;
     }
-    each_ca.emplace_back(file, *std::move(one));
+    ca.verifier = *std::move(verifier);
+    cas.push_back(std::move(ca));
   }
-  EvidenceCheck check(evidence, **all_cas, std::move(each_ca));
+  EvidenceCheck check(evidence, cas);
   return check.Run() ? kExitOk : kExitRefused;
 }
 

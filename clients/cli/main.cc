@@ -112,7 +112,11 @@ int main(int argc, char** argv) {
       "Offline; never prints the payload.\n"
       "Example: iicc-cli verify evidence.json --ca certs/dev/kz/ca.crt --ca certs/dev/uz/ca.crt");
   verify_cmd->add_option("FILE", verify.evidence_file, "the evidence file (JSON, as export writes it)")->required();
-  verify_cmd->add_option("--ca", verify.ca_files, "a trusted CA certificate (PEM); repeat for each jurisdiction")
+  verify_cmd
+      ->add_option("--ca", verify.ca_files,
+                   "a trusted CA certificate (PEM), one per jurisdiction; each signature must chain to\n"
+                   "one of them alone, and not both to the same. TRUST_DOMAIN=FILE (kz.iicc=kz-ca.crt)\n"
+                   "binds a CA to the gateways of that trust domain only")
       ->required()
       ->allow_extra_args(false);
 

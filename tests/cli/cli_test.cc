@@ -9,6 +9,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/proof/batch_signature.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -239,6 +240,53 @@ TEST_F(CliEvidenceTest, ExportedEvidenceIsProvenWithBothCasAndEachFailureIsNamed
   EXPECT_THAT(err, HasSubstr("is not in"));
   EXPECT_EQ(Cli(dir_, "export " + record_id + " --db '" + dir_.File("none.db") + "'", &out, &err), 2);
   EXPECT_EQ(Cli(dir_, "verify '" + evidence + "'", &out, &err), 2);  // No --ca.
+}
+
+// KZ's CA issues itself a certificate in UZ's name and forges UZ's receipt:
+// trusting both CAs must not make that a proof.
+TEST_F(CliEvidenceTest, AReceiptForgedUnderTheOtherJurisdictionsCaIsRefused) {
+  const std::string record_id = SendCargo();
+  ASSERT_FALSE(record_id.empty());
+  const std::string evidence = dir_.File("evidence.json");
+  std::string out, err;
+  ASSERT_EQ(Cli(dir_, "export " + record_id + " --db '" + kz_.db_path() + "' --out '" + evidence + "'", &out, &err), 0)
+      << err;
+  v1::Evidence forged = ParseJson<v1::Evidence>(ReadFileOrEmpty(evidence));
+  v1::ReceiptHeader header;
+  ASSERT_TRUE(header.ParseFromString(forged.receipt().header()));
+  header.set_verdict(v1::RECEIPT_VERDICT_REJECTED);
+  header.set_reason("forged");
+  pki_.Issue("kz", "impostor", "spiffe://uz.iicc/gateway", "signing");
+  absl::StatusOr<std::unique_ptr<proof::Signer>> impostor =
+      proof::Signer::Load(pki_.File("kz", "impostor.crt"), pki_.File("kz", "impostor.key"));
+  ASSERT_TRUE(impostor.ok()) << impostor.status();
+  const std::string header_bytes = header.SerializeAsString();
+  absl::StatusOr<std::vector<v1::BatchProof>> proofs = (*impostor)->SignBatch(proof::Purpose::kReceipt, {header_bytes});
+  ASSERT_TRUE(proofs.ok()) << proofs.status();
+  forged.mutable_receipt()->set_header(header_bytes);
+  *forged.mutable_receipt()->mutable_proof() = proofs->front();
+  std::string forged_json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(forged, &forged_json).ok());
+  const std::string forged_file = dir_.File("forged.json");
+  WriteFile(forged_file, forged_json);
+
+  // Unbound CAs: the receipt chains only to KZ's, which already vouches for
+  // the envelope.
+  EXPECT_EQ(Cli(dir_, "verify '" + forged_file + "'" + Cas({"kz", "uz"}), &out, &err), 1) << err;
+  EXPECT_THAT(out, HasSubstr("proven: spiffe://kz.iicc/gateway signed record " + record_id));
+  EXPECT_THAT(out, HasSubstr("FAILED: the envelope's and the receipt's signatures both chain to " +
+                             pki_.File("kz", "ca.crt") + ": one CA cannot vouch for both"));
+  EXPECT_THAT(out, Not(HasSubstr("REJECTED")));
+
+  // Bound CAs: UZ's gateway is vouched for by UZ's CA only.
+  const std::string bound =
+      " --ca 'kz.iicc=" + pki_.File("kz", "ca.crt") + "' --ca 'uz.iicc=" + pki_.File("uz", "ca.crt") + "'";
+  EXPECT_EQ(Cli(dir_, "verify '" + forged_file + "'" + bound, &out, &err), 1) << err;
+  EXPECT_THAT(out, HasSubstr("FAILED: the receipt's signature (expected from spiffe://uz.iicc/gateway): "
+                             "certificate chain: "));
+  // The genuine evidence passes with bound CAs too.
+  EXPECT_EQ(Cli(dir_, "verify '" + evidence + "'" + bound, &out, &err), 0) << out << err;
+  EXPECT_THAT(out, HasSubstr("the receipt's signing certificate chains to " + pki_.File("uz", "ca.crt")));
 }
 
 TEST_F(CliEvidenceTest, ARecordWithoutItsReceiptYetExportsIncompleteEvidence) {
