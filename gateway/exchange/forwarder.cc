@@ -55,10 +55,13 @@ void Forwarder::Run() {
   bool reported_unreachable = false;  // Log a failing peer once, not every retry.
   while (true) {
     bool connected = false;
+    bool receipt_refused = false;
     absl::Duration retry_after = absl::ZeroDuration();
-    const absl::Status status = RunSession(&connected, &retry_after);
+    const absl::Status status = RunSession(&connected, &receipt_refused, &retry_after);
     link_up_ = false;
-    if (connected) {
+    // A peer that answers but whose receipts we refuse is not healthy: it
+    // backs off like an unreachable one instead of being retried at once.
+    if (connected && !receipt_refused) {
       backoff = options_.initial_backoff;
       reported_unreachable = false;
       if (!absl::IsCancelled(status)) {
@@ -84,7 +87,7 @@ void Forwarder::Run() {
   }
 }
 
-absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after) {
+absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl::Duration* retry_after) {
   grpc::ClientContext context;
   {
     absl::MutexLock lock(&mu_);
@@ -217,6 +220,7 @@ absl::Status Forwarder::RunSession(bool* connected, absl::Duration* retry_after)
       absl::StatusOr<store::Outcome> outcome = CheckReceipt(front, response.receipt());
       if (!outcome.ok()) {
         status = outcome.status();
+        *receipt_refused = true;
         break;
       }
       outcomes.push_back(*std::move(outcome));
@@ -258,6 +262,10 @@ absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const store::PendingEnvel
     problem = "the receipt is for another record than the oldest in flight";
   } else if (header.payload_digest() != sent_header.payload_digest()) {
     problem = "the receipt names another payload than the one sent";
+  } else if (header.receiver() != sent_header.destination()) {
+    problem = "the receipt names another receiver than the record's destination";
+  } else if (header.verdict() != v1::RECEIPT_VERDICT_ACCEPTED && header.verdict() != v1::RECEIPT_VERDICT_REJECTED) {
+    problem = "the receipt holds no verdict";
   } else if (const absl::Time received = FromTimestamp(header.received_time());
              received < FromTimestamp(sent_header.accepted_time()) - kMaxClockSkew ||
              received > absl::Now() + kMaxClockSkew) {

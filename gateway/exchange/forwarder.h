@@ -66,8 +66,10 @@ class Forwarder {
   void Run();
   // One Deliver stream, until it fails or Stop(). Sets `connected` when the
   // receiver accepted the stream (the backoff starts again from its initial
-  // value) and `retry_after` when the receiver asked for a pause.
-  absl::Status RunSession(bool* connected, absl::Duration* retry_after);
+  // value, unless `receipt_refused`: the session ended on a receipt that
+  // failed CheckReceipt) and `retry_after` when the receiver asked for a
+  // pause.
+  absl::Status RunSession(bool* connected, bool* receipt_refused, absl::Duration* retry_after);
   // Checks the peer's receipt for `sent`: the outcome to record, or, for an
   // unverifiable receipt, an audit entry and UNAVAILABLE, which ends the
   // session (the record stays queued and is sent again).
