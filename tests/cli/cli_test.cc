@@ -9,6 +9,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gateway/common/proto_time.h"
 #include "gateway/proof/batch_signature.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
@@ -257,6 +259,8 @@ TEST_F(CliEvidenceTest, AReceiptForgedUnderTheOtherJurisdictionsCaIsRefused) {
   header.set_verdict(v1::RECEIPT_VERDICT_REJECTED);
   header.set_reason("forged");
   pki_.Issue("kz", "impostor", "spiffe://uz.iicc/gateway", "signing");
+  // Dated within the impostor's validity, which starts now.
+  *header.mutable_received_time() = ToTimestamp(absl::Now());
   absl::StatusOr<std::unique_ptr<proof::Signer>> impostor =
       proof::Signer::Load(pki_.File("kz", "impostor.crt"), pki_.File("kz", "impostor.key"));
   ASSERT_TRUE(impostor.ok()) << impostor.status();

@@ -277,13 +277,14 @@ TEST_F(BatchSignatureTest, TamperingIsUnauthenticated) {
   // Another signing certificate: same CA, same SPIFFE ID, fit for signing,
   // but another key.
   pki_.Issue("kz", "other-signing", kKzGateway, "signing");
+  const absl::Time issued = absl::Now();  // Within the new certificate's validity, which starts now.
   proof = good;
   proof.set_certificate_chain(0, Der(pki_.File("kz", "other-signing.crt")));
-  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[1], proof, kKzGateway, now),
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[1], proof, kKzGateway, issued),
                               "signature does not verify"));
   // The gateway's TLS certificate is refused before its key is even tried.
   proof.set_certificate_chain(0, Der(pki_.File("kz", "gateway.crt")));
-  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[1], proof, kKzGateway, now),
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[1], proof, kKzGateway, issued),
                               "lacks the nonRepudiation key usage"));
 
   proof = good;
