@@ -105,8 +105,9 @@ absl::StatusOr<std::unique_ptr<EvidenceReader>> EvidenceReader::Open(const std::
       return fail(sqlite3_errmsg(db));
     }
   }
-  if (version != kSchemaVersion) {
-    return fail(absl::StrCat("schema version ", version, "; this build reads version ", kSchemaVersion,
+  if (version < kOldestSchemaVersion || version > kSchemaVersion) {
+    return fail(absl::StrCat("schema version ", version, "; this build reads versions ", kOldestSchemaVersion, " to ",
+                             kSchemaVersion,
                              version > kSchemaVersion ? " (use the iicc-cli of the gateway that wrote it)" : ""));
   }
   return std::unique_ptr<EvidenceReader>(new EvidenceReader(db, path, immutable));

@@ -56,14 +56,17 @@ struct RecordEvidence {
 // Thread-safe: one read-only connection behind a mutex.
 class EvidenceReader {
  public:
-  // The only schema version this reader understands. Whoever appends a
-  // migration to SqliteStore must check the queries here and raise this.
-  static constexpr int kSchemaVersion = 2;
+  // The schema versions this reader understands: 2 (the audit chain and the
+  // received envelopes) and 3 (which only adds the readiness probe's
+  // table). Whoever appends a migration to SqliteStore must check the
+  // queries here and raise kSchemaVersion.
+  static constexpr int kOldestSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens the gateway database at `path` read-only (see the file comment).
   // NOT_FOUND if there is no such file; FAILED_PRECONDITION if it cannot be
-  // opened, is not a database, or has a schema version other than
-  // kSchemaVersion (the message names both versions).
+  // opened, is not a database, or has a schema version outside
+  // [kOldestSchemaVersion, kSchemaVersion] (the message names the versions).
   static absl::StatusOr<std::unique_ptr<EvidenceReader>> Open(const std::string& path);
 
   ~EvidenceReader();

@@ -75,6 +75,10 @@ constexpr const char* kMigrations[] = {
     -- The signed envelope as received: the evidence of who sent which bytes.
     ALTER TABLE inbound_receipts ADD COLUMN envelope BLOB;
     )sql",
+    // 2 -> 3: room for the readiness probe's write, always left empty.
+    R"sql(
+    CREATE TABLE health_probe (pad BLOB NOT NULL);
+    )sql",
 };
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion, "one migration per schema version");
 
@@ -155,8 +159,9 @@ absl::StatusCode CodeFor(int rc) {
 
 // One caller of Write, queued.
 struct SqliteStore::Writer {
-  explicit Writer(absl::FunctionRef<absl::Status()> b) : body(b) {}
+  Writer(absl::FunctionRef<absl::Status()> b, bool a) : body(b), alone(a) {}
   absl::FunctionRef<absl::Status()> body;
+  const bool alone;
   absl::Status status;
   bool done = false;
   absl::CondVar turn;  // Signalled when done, or when first in the queue.
@@ -245,8 +250,8 @@ absl::Status SqliteStore::Exec(const char* sql) {
   return absl::OkStatus();
 }
 
-absl::Status SqliteStore::Write(absl::FunctionRef<absl::Status()> body) {
-  Writer self(body);
+absl::Status SqliteStore::Write(absl::FunctionRef<absl::Status()> body, bool alone) {
+  Writer self(body, alone);
   queue_mu_.Lock();
   writers_.push_back(&self);
   while (!self.done && writers_.front() != &self) self.turn.Wait(&queue_mu_);
@@ -254,8 +259,13 @@ absl::Status SqliteStore::Write(absl::FunctionRef<absl::Status()> body) {
     queue_mu_.Unlock();
     return self.status;
   }
-  // First in the queue: commit for everyone queued so far.
-  std::vector<Writer*> batch(writers_.begin(), writers_.begin() + std::min(writers_.size(), kMaxGroup));
+  // First in the queue: commit for everyone queued so far, up to a writer
+  // that must commit alone.
+  std::vector<Writer*> batch;
+  for (Writer* writer : writers_) {
+    if (batch.size() == kMaxGroup || (!batch.empty() && (writer->alone || self.alone))) break;
+    batch.push_back(writer);
+  }
   queue_mu_.Unlock();
   CommitBatch(batch);
   queue_mu_.Lock();
@@ -582,6 +592,31 @@ absl::StatusOr<std::vector<InboxEntry>> SqliteStore::ListInbox(int64_t after, co
   }
   if (rc != SQLITE_DONE) return Error("inbox scan");
   return entries;
+}
+
+absl::StatusOr<absl::Time> SqliteStore::OldestPendingAcceptedTime() {
+  absl::MutexLock lock(&mu_);
+  // The oldest queued record has the lowest sequence (outbox_queued index).
+  Statement stmt(db_, "SELECT accepted_nanos FROM outbox WHERE state = 1 ORDER BY sequence LIMIT 1");
+  const int rc = stmt.Step();
+  if (rc == SQLITE_DONE) return absl::NotFoundError("no record is queued");
+  if (rc != SQLITE_ROW) return Error("oldest queued record");
+  return FromNanos(stmt.Int(0));
+}
+
+absl::Status SqliteStore::CheckWritable() {
+  // 64 KiB of new pages, freed again in the same transaction: the commit
+  // writes and fsyncs the pages it touched, so a full disk, a file at its
+  // size limit or a read-only file fails here, and nothing stays behind.
+  return Write(
+      [this]() -> absl::Status {
+        Statement insert(db_, "INSERT INTO health_probe (pad) VALUES (zeroblob(65536))");
+        if (insert.Step() != SQLITE_DONE) return Error("store write probe");
+        Statement remove(db_, "DELETE FROM health_probe");
+        if (remove.Step() != SQLITE_DONE) return Error("store write probe");
+        return absl::OkStatus();
+      },
+      /*alone=*/true);
 }
 
 absl::StatusOr<std::string> SqliteStore::GetInboundReceipt(absl::string_view record_id) {

@@ -21,7 +21,7 @@ namespace iicc::store {
 
 // The schema version this build writes. Open() migrates older files up to it
 // and refuses newer ones.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct SqliteStoreOptions {
   // The most the file may grow to, in bytes (rounded down to whole pages);
@@ -48,6 +48,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<PendingEnvelope>> ListPending(int64_t after, int limit) override;
   absl::Status RecordOutcomes(const std::vector<Outcome>& outcomes) override;
   absl::StatusOr<int64_t> CountPending() override;
+  absl::StatusOr<absl::Time> OldestPendingAcceptedTime() override;
+  absl::Status CheckWritable() override;
   absl::StatusOr<std::vector<InboundOutcome>> CommitInboundBatch(const std::vector<InboundCommit>& commits) override;
   absl::StatusOr<std::vector<InboxEntry>> ListInbox(int64_t after, const std::vector<v1::RecordType>& types,
                                                     int limit) override;
@@ -84,7 +86,9 @@ class SqliteStore final : public Store {
   // of concurrent calls. `body` must leave the database as it found it when
   // it fails (its savepoint is rolled back, but the caller's variables are
   // its own business).
-  absl::Status Write(absl::FunctionRef<absl::Status()> body) ABSL_LOCKS_EXCLUDED(mu_, queue_mu_);
+  // With `alone`, the body commits in a transaction of its own, never with
+  // others (a probe that may fail must not take the others down with it).
+  absl::Status Write(absl::FunctionRef<absl::Status()> body, bool alone = false) ABSL_LOCKS_EXCLUDED(mu_, queue_mu_);
   // Commits `batch` (the leader's work in Write).
   void CommitBatch(const std::vector<Writer*>& batch) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status RecordOutcomeLocked(const Outcome& outcome) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

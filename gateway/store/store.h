@@ -167,6 +167,15 @@ class Store {
   // Number of queued outbound records.
   virtual absl::StatusOr<int64_t> CountPending() = 0;
 
+  // When the oldest queued outbound record was accepted; NOT_FOUND when none
+  // is queued.
+  virtual absl::StatusOr<absl::Time> OldestPendingAcceptedTime() = 0;
+
+  // Whether a write with room for a record can commit now: a real, durable
+  // transaction that leaves no trace. RESOURCE_EXHAUSTED on a full disk (or
+  // at the size limit), another error if the file cannot be written.
+  virtual absl::Status CheckWritable() = 0;
+
   // Commits received records and their receipts in one transaction, in
   // order, all or none: each unless its record_id was seen before
   // (kDuplicate: nothing written; kConflict: nothing written but an

@@ -41,6 +41,8 @@ class FullDiskStore : public store::Store {
   absl::StatusOr<std::vector<store::PendingEnvelope>> ListPending(int64_t, int) override { return Full(); }
   absl::Status RecordOutcomes(const std::vector<store::Outcome>&) override { return Full(); }
   absl::StatusOr<int64_t> CountPending() override { return Full(); }
+  absl::StatusOr<absl::Time> OldestPendingAcceptedTime() override { return Full(); }
+  absl::Status CheckWritable() override { return Full(); }
   absl::StatusOr<std::vector<store::InboundOutcome>> CommitInboundBatch(
       const std::vector<store::InboundCommit>&) override {
     ++commits;

@@ -251,7 +251,7 @@ TEST_F(EvidenceReaderTest, AnOlderSchemaIsRefusedAndLeftAsItIs) {
   ExecSql(old, "PRAGMA user_version = 1");
   absl::StatusOr<std::unique_ptr<EvidenceReader>> reader = EvidenceReader::Open(old);
   EXPECT_EQ(reader.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(absl::StrContains(reader.status().message(), "schema version 1; this build reads version 2"))
+  EXPECT_TRUE(absl::StrContains(reader.status().message(), "schema version 1; this build reads versions 2 to 3"))
       << reader.status();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2(old.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
@@ -263,12 +263,24 @@ TEST_F(EvidenceReaderTest, AnOlderSchemaIsRefusedAndLeftAsItIs) {
   sqlite3_close(db);
 }
 
+// Version 3 only added the readiness probe's table: a version-2 file (from a
+// gateway not yet upgraded) reads as well.
+TEST_F(EvidenceReaderTest, AVersionTwoFileIsRead) {
+  const std::string copy = ClosedCopy();
+  ExecSql(copy, "DROP TABLE health_probe; PRAGMA user_version = 2");
+  absl::StatusOr<std::unique_ptr<EvidenceReader>> reader = EvidenceReader::Open(copy);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<std::vector<v1::AuditEntry>> audit = (*reader)->ListAudit(0, 10);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  EXPECT_FALSE(audit->empty());
+}
+
 TEST_F(EvidenceReaderTest, ANewerSchemaIsRefusedNamingBothVersions) {
   const std::string copy = ClosedCopy();
-  ExecSql(copy, "PRAGMA user_version = 3");
+  ExecSql(copy, "PRAGMA user_version = 4");
   absl::StatusOr<std::unique_ptr<EvidenceReader>> reader = EvidenceReader::Open(copy);
   EXPECT_EQ(reader.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(absl::StrContains(reader.status().message(), "schema version 3; this build reads version 2"))
+  EXPECT_TRUE(absl::StrContains(reader.status().message(), "schema version 4; this build reads versions 2 to 3"))
       << reader.status();
 }
 

@@ -409,6 +409,29 @@ TEST_F(SqliteStoreTest, CountPendingFollowsAcceptsAndOutcomes) {
   EXPECT_EQ(Pending(), 3);
 }
 
+TEST_F(SqliteStoreTest, OldestPendingAcceptedTimeIsTheOldestStillQueued) {
+  EXPECT_EQ(store_->OldestPendingAcceptedTime().status().code(), absl::StatusCode::kNotFound);
+  for (int i = 0; i < 3; ++i) {
+    OutboundRecord record = Outbound(absl::StrCat("out-", i), kSubmitter, absl::StrCat("req-", i), i);
+    record.accepted_time = kAccepted + absl::Seconds(i);
+    ASSERT_TRUE(store_->AcceptOutbound(record).ok());
+  }
+  EXPECT_EQ(store_->OldestPendingAcceptedTime().value_or(absl::InfinitePast()), kAccepted);
+  ASSERT_TRUE(store_->RecordOutcome("out-0", v1::DELIVERY_STATE_DELIVERED, "", "r", kAccepted).ok());
+  EXPECT_EQ(store_->OldestPendingAcceptedTime().value_or(absl::InfinitePast()), kAccepted + absl::Seconds(1));
+  ASSERT_TRUE(store_->RecordOutcome("out-1", v1::DELIVERY_STATE_REJECTED, "no", "r", kAccepted).ok());
+  ASSERT_TRUE(store_->RecordOutcome("out-2", v1::DELIVERY_STATE_DELIVERED, "", "r", kAccepted).ok());
+  EXPECT_EQ(store_->OldestPendingAcceptedTime().status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SqliteStoreTest, CheckWritableCommitsAndLeavesNothingBehind) {
+  const int64_t commits = store_->commits();
+  ASSERT_TRUE(store_->CheckWritable().ok());
+  EXPECT_EQ(store_->commits(), commits + 1);  // A real, durable transaction.
+  EXPECT_EQ(QueryText(path_, "SELECT COUNT(*) FROM health_probe"), "0");
+  EXPECT_TRUE(store_->ListAudit(0, 10).value_or(std::vector<v1::AuditEntry>{1}).empty());  // Not an event.
+}
+
 TEST_F(SqliteStoreTest, ConcurrentAcceptsAreAllStoredWithUniqueSequences) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 50;
@@ -791,6 +814,8 @@ TEST(SqliteStoreLimitTest, AFullStoreRefusesWithResourceExhaustedWritesNothingHa
     }
     EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << full;
     EXPECT_GT(accepted, 0);
+    // The readiness probe sees it too.
+    EXPECT_EQ((*store)->CheckWritable().code(), absl::StatusCode::kResourceExhausted);
     // Nothing half-written: every idempotency key has its record and its
     // audit entry, and the chain holds.
     EXPECT_EQ((*store)->CountPending().value_or(-1), accepted);
@@ -802,6 +827,7 @@ TEST(SqliteStoreLimitTest, AFullStoreRefusesWithResourceExhaustedWritesNothingHa
   // Space returns: the same file takes records again.
   absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path);
   ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE((*store)->CheckWritable().ok());
   EXPECT_TRUE((*store)->AcceptOutbound(Outbound("out-after", kSubmitter, "req-after", 7)).ok());
   EXPECT_EQ((*store)->CountPending().value_or(-1), accepted + 1);
   EXPECT_TRUE(VerifyChain(AllAudit(store->get())).ok());
