@@ -1,6 +1,7 @@
 #include "gateway/exchange/envelope_receiver.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "gateway/common/records.h"
 #include "gateway/common/uuid.h"
 #include "gateway/exchange/fault_injection.h"
+#include "gateway/metrics/metrics.h"
 #include "gateway/store/audit.h"
 #include "gateway/validation/record_validator.h"
 
@@ -98,6 +100,34 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
   std::vector<store::InboundCommit> commits;  // What to store, in order.
   std::vector<size_t> committed_index;        // commits[k] answers envelopes[committed_index[k]].
   std::vector<std::string> record_ids(envelopes.size());
+  // What became of each envelope, for the metrics and one log line each.
+  struct Fate {
+    v1::RecordType type = v1::RECORD_TYPE_UNSPECIFIED;
+    std::string outcome;                          // "accepted", "rejected: ...", "duplicate", "refused: ..."
+    std::optional<metrics::RejectReason> reason;  // Counted once the rejection is final.
+  };
+  std::vector<Fate> fates(envelopes.size());
+  auto account = [&] {
+    const std::string duration_ms = absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - now));
+    for (size_t i = 0; i < envelopes.size(); ++i) {
+      const Fate& fate = fates[i];
+      if (fate.outcome == "accepted") metrics::Default().Received(fate.type);
+      if (fate.reason.has_value()) metrics::Default().Rejected(metrics::RejectStage::kInbound, *fate.reason);
+      Log(LogLevel::kInfo, "record.received",
+          {{"record_id", record_ids[i]},
+           {"record_type", metrics::RecordTypeLabel(fate.type)},
+           {"caller", peer_spiffe_id_},
+           {"outcome", fate.outcome},
+           {"duration_ms", duration_ms}});
+    }
+  };
+  auto refuse_all = [&](const std::vector<size_t>& indexes, absl::string_view why) {
+    for (size_t i : indexes) {
+      responses[i] = Refuse(record_ids[i], why);
+      fates[i].outcome = absl::StrCat("refused: ", why);
+      fates[i].reason.reset();  // Not final: the sender retries.
+    }
+  };
 
   for (size_t i = 0; i < envelopes.size(); ++i) {
     const v1::Envelope& envelope = *envelopes[i];
@@ -108,6 +138,7 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
     const bool parsed = header.ParseFromString(envelope.header()) && IsUuidV7(header.record_id());
     if (!parsed) header.clear_record_id();
     record_ids[i] = header.record_id();
+    fates[i].type = header.record_type();
 
     // Before anything else: is this envelope what the peer signed? A record
     // that fails here is answered with a rejected receipt and audited, but
@@ -131,6 +162,8 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
     if (!unverified.empty()) {
       store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_INBOUND_REJECT, header.record_id(), signer, digest, unverified});
       Log(LogLevel::kWarning, "peer.envelope_rejected", {{"record_id", header.record_id()}, {"reason", unverified}});
+      fates[i].outcome = "rejected: unverified envelope";
+      fates[i].reason = metrics::RejectReason::kSignature;
       // A record id already judged keeps its one signed verdict: unsigned
       // bytes never get us to sign a receipt that contradicts it.
       if (!header.record_id().empty()) {
@@ -141,7 +174,7 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
           continue;
         }
         if (!stored.ok() && !absl::IsNotFound(stored.status())) {
-          responses[i] = Refuse(record_ids[i], "cannot read the store now");
+          refuse_all({i}, "cannot read the store now");
           continue;
         }
       }
@@ -154,12 +187,14 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
 
     v1::Record record;
     std::string reason = Judge(header, envelope, jurisdiction_, validation_, &record);
-    if (reason.empty()) {
-      if (absl::Status verdict = policy->Apply(policy::Direction::kInbound, &record); !verdict.ok()) {
-        reason = std::string(verdict.message());
-      }
+    if (!reason.empty()) {
+      fates[i].reason = metrics::RejectReason::kInvalid;
+    } else if (absl::Status verdict = policy->Apply(policy::Direction::kInbound, &record); !verdict.ok()) {
+      reason = std::string(verdict.message());
+      fates[i].reason = metrics::RejectReason::kPolicy;
     }
     const bool accepted = reason.empty();
+    fates[i].outcome = accepted ? "accepted" : "rejected";
     v1::Receipt* receipt = responses[i].mutable_receipt();
     receipt->set_header(
         SerializeDeterministic(ReceiptHeaderFor(header.record_id(), digest, accepted, reason, now, policy->version())));
@@ -184,7 +219,10 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
   // One signature for every receipt of the batch, one commit for every record.
   if (absl::Status signed_all = Sign(to_sign); !signed_all.ok()) {
     Log(LogLevel::kError, "peer.cannot_sign_receipts", {{"error", std::string(signed_all.message())}});
-    for (size_t i = 0; i < envelopes.size(); ++i) responses[i] = Refuse(record_ids[i], "cannot sign receipts now");
+    std::vector<size_t> all(envelopes.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+    refuse_all(all, "cannot sign receipts now");
+    account();
     return responses;
   }
   for (size_t k = 0; k < commits.size(); ++k)
@@ -196,7 +234,8 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
     const std::string why = absl::StrCat("cannot store now: ", absl::StatusCodeToString(outcomes.status().code()));
     Log(LogLevel::kError, "peer.cannot_store",
         {{"records", absl::StrCat(commits.size())}, {"error", std::string(outcomes.status().message())}});
-    for (size_t index : committed_index) responses[index] = Refuse(record_ids[index], why);
+    refuse_all(committed_index, why);
+    account();
     return responses;
   }
   IICC_FAULT_POINT("receiver.after_commit");
@@ -210,11 +249,15 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
         if (commits[k].accepted) high_water = std::max(high_water, outcome.sequence);
         break;
       case store::InboundOutcome::Kind::kDuplicate: {
+        fates[committed_index[k]].outcome = "duplicate";
+        fates[committed_index[k]].reason.reset();  // Counted when it was first judged.
         v1::Receipt original;
         if (original.ParseFromString(outcome.receipt)) *response.mutable_receipt() = std::move(original);
         break;  // Else (a corrupt store) the new receipt is answered.
       }
       case store::InboundOutcome::Kind::kConflict:
+        fates[committed_index[k]].outcome = "rejected: record_id reused with another payload";
+        fates[committed_index[k]].reason = metrics::RejectReason::kConflict;
         response.mutable_receipt()->set_header(SerializeDeterministic(
             ReceiptHeaderFor(commits[k].record_id, commits[k].payload_digest, false,
                              "record_id already received with a different payload", now, policy->version())));
@@ -226,10 +269,11 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
   if (!Sign(conflicts).ok()) {
     for (size_t k = 0; k < commits.size(); ++k) {
       if ((*outcomes)[k].kind == store::InboundOutcome::Kind::kConflict) {
-        responses[committed_index[k]] = Refuse(commits[k].record_id, "cannot sign a receipt now");
+        refuse_all({committed_index[k]}, "cannot sign a receipt now");
       }
     }
   }
+  account();
   return responses;
 }
 

@@ -14,6 +14,7 @@
 #include "gateway/common/status_macros.h"
 #include "gateway/exchange/envelope_receiver.h"
 #include "gateway/exchange/peer_service.h"
+#include "gateway/metrics/metrics.h"
 #include "gateway/store/audit.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -37,16 +38,37 @@ Forwarder::Forwarder(ForwarderOptions options, store::Store* store, const proof:
 Forwarder::~Forwarder() { Stop(); }
 
 void Forwarder::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    Run();
+    absl::MutexLock lock(&mu_);
+    finished_ = true;
+  });
 }
 
-void Forwarder::Stop() {
+void Forwarder::Stop(absl::Duration grace) {
   {
     absl::MutexLock lock(&mu_);
+    draining_ = true;
+    // The session ends by itself once its window is answered; the pause
+    // between sessions ends at once.
+    mu_.AwaitWithTimeout(absl::Condition(&finished_), grace);
     stopping_ = true;
     if (active_ != nullptr) active_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
+}
+
+Forwarder::LinkState Forwarder::link_state() const {
+  absl::MutexLock lock(&state_mu_);
+  return state_;
+}
+
+void Forwarder::SetLinkUp(bool up, absl::string_view error) {
+  link_up_ = up;
+  absl::MutexLock lock(&state_mu_);
+  if (state_.up != up) state_.since = absl::Now();
+  state_.up = up;
+  if (!error.empty()) state_.last_error = std::string(error);
 }
 
 void Forwarder::Run() {
@@ -58,7 +80,9 @@ void Forwarder::Run() {
     bool receipt_refused = false;
     absl::Duration retry_after = absl::ZeroDuration();
     const absl::Status status = RunSession(&connected, &receipt_refused, &retry_after);
-    link_up_ = false;
+    SetLinkUp(false, absl::IsCancelled(status)
+                         ? ""
+                         : absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()));
     // A peer that answers but whose receipts we refuse is not healthy: it
     // backs off like an unreachable one instead of being retried at once.
     if (connected && !receipt_refused) {
@@ -81,9 +105,9 @@ void Forwarder::Run() {
     const absl::Duration delay = std::max(backoff * jitter(rng), retry_after);
     backoff = std::min(backoff * 2, options_.max_backoff);
     absl::MutexLock lock(&mu_);
-    if (stopping_) return;
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay);
-    if (stopping_) return;
+    if (stopping_ || draining_) return;
+    mu_.AwaitWithTimeout(absl::Condition(&draining_), delay);
+    if (stopping_ || draining_) return;
   }
 }
 
@@ -91,7 +115,7 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
   grpc::ClientContext context;
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) return absl::CancelledError("stopping");
+    if (stopping_ || draining_) return absl::CancelledError("stopping");
     active_ = &context;
   }
   struct Deactivate {
@@ -107,7 +131,7 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
   stream->WaitForInitialMetadata();
   if (context.GetServerInitialMetadata().count(kReceiverMetadataKey) > 0) {
     *connected = true;
-    link_up_ = true;
+    SetLinkUp(true, "");
     Log(LogLevel::kInfo, "peer.link_up", {{"peer", options_.peer_name}});
   }
 
@@ -140,18 +164,21 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
   bool writable = true;
   SequenceNotifier::Token watch = 0;
   while (status.ok()) {
+    bool draining;
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_) {
+      // Draining, the session ends once the window in flight is answered.
+      if (stopping_ || (draining_ && in_flight.empty())) {
         status = absl::CancelledError("stopping");
         break;
       }
+      draining = draining_;
     }
     // Records accepted after this mark are not in the read below: the watch
     // armed from it fires for them.
     const int64_t outbox_mark = outbox_->high_water();
     // Fill the window.
-    if (writable && static_cast<int>(in_flight.size()) < options_.window) {
+    if (writable && !draining && static_cast<int>(in_flight.size()) < options_.window) {
       absl::StatusOr<std::vector<store::PendingEnvelope>> pending =
           store_->ListPending(last_sent, options_.window - static_cast<int>(in_flight.size()));
       if (!pending.ok()) {
@@ -176,7 +203,7 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
 
     // Wait for receipts, new records (when the window has room), or the end
     // of the stream.
-    const bool room = writable && static_cast<int>(in_flight.size()) < options_.window;
+    const bool room = writable && !draining && static_cast<int>(in_flight.size()) < options_.window;
     if (room && watch == 0) {
       // Returns 0 (and has set outbox_grew) if records arrived meanwhile.
       watch = outbox_->Watch(outbox_mark, [mailbox] {
@@ -204,6 +231,7 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
     // commit; a refusal or a bad receipt ends the session after the ones
     // before it are recorded.
     std::vector<store::Outcome> outcomes;
+    std::vector<v1::EnvelopeHeader> sent_headers;  // Of outcomes[k]'s record, for the metrics.
     for (v1::DeliverResponse& response : arrived) {
       if (outcomes.size() == in_flight.size()) {
         status = absl::InternalError("the peer answered more than was sent");
@@ -217,18 +245,22 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
                        absl::Nanoseconds(response.refusal().retry_after().nanos());
         break;
       }
-      absl::StatusOr<store::Outcome> outcome = CheckReceipt(front, response.receipt());
+      v1::EnvelopeHeader sent_header;
+      absl::StatusOr<store::Outcome> outcome = CheckReceipt(front, response.receipt(), &sent_header);
       if (!outcome.ok()) {
         status = outcome.status();
         *receipt_refused = true;
+        metrics::Default().Rejected(metrics::RejectStage::kDelivery, metrics::RejectReason::kReceiptInvalid);
         break;
       }
       outcomes.push_back(*std::move(outcome));
+      sent_headers.push_back(std::move(sent_header));
     }
     if (absl::Status recorded = store_->RecordOutcomes(outcomes); !recorded.ok()) {
       status = recorded;
     } else {
       in_flight.erase(in_flight.begin(), in_flight.begin() + static_cast<std::ptrdiff_t>(outcomes.size()));
+      Account(outcomes, sent_headers);
     }
     if (status.ok() && ended) {
       status = absl::UnavailableError(writable ? "the peer ended the stream" : "the peer closed the stream");
@@ -248,9 +280,37 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
   return status;
 }
 
-absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt) {
+void Forwarder::Account(const std::vector<store::Outcome>& outcomes,
+                        const std::vector<v1::EnvelopeHeader>& sent_headers) {
+  if (outcomes.empty()) return;
+  {
+    absl::MutexLock lock(&state_mu_);
+    state_.last_delivery = outcomes.back().delivered_time;
+  }
+  for (size_t k = 0; k < outcomes.size(); ++k) {
+    const store::Outcome& outcome = outcomes[k];
+    const v1::EnvelopeHeader& header = sent_headers[k];
+    const absl::Duration latency = outcome.delivered_time - FromTimestamp(header.accepted_time());
+    const bool delivered = outcome.state == v1::DELIVERY_STATE_DELIVERED;
+    if (delivered) {
+      metrics::Default().Delivered(header.record_type(), latency);
+    } else {
+      metrics::Default().Rejected(metrics::RejectStage::kDelivery, metrics::RejectReason::kRejected);
+    }
+    // The peer's reason names field paths and rules, never values.
+    Log(LogLevel::kInfo, "record.delivered",
+        {{"record_id", outcome.record_id},
+         {"record_type", metrics::RecordTypeLabel(header.record_type())},
+         {"caller", options_.peer_spiffe_id},
+         {"outcome", delivered ? "delivered" : absl::StrCat("rejected by the peer: ", outcome.reason)},
+         {"duration_ms", absl::StrCat(absl::ToDoubleMilliseconds(latency))}});
+  }
+}
+
+absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt,
+                                                       v1::EnvelopeHeader* sent_header_out) {
   v1::Envelope envelope;
-  v1::EnvelopeHeader sent_header;
+  v1::EnvelopeHeader& sent_header = *sent_header_out;
   if (!envelope.ParseFromString(sent.envelope) || !sent_header.ParseFromString(envelope.header())) {
     return absl::DataLossError(absl::StrCat("the stored envelope of record ", sent.record_id, " does not parse"));
   }

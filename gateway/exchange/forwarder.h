@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
@@ -53,9 +54,19 @@ class Forwarder {
   Forwarder& operator=(const Forwarder&) = delete;
 
   void Start();
-  // Cancels the stream and joins the thread. Unacknowledged envelopes stay
-  // queued in the store.
-  void Stop();
+  // Stops sending new envelopes, waits up to `grace` for the receipts of
+  // those in flight (the delivery window), then cancels the stream and
+  // joins the thread. Unacknowledged envelopes stay queued in the store.
+  void Stop(absl::Duration grace = absl::ZeroDuration());
+
+  // The link as /status shows it.
+  struct LinkState {
+    bool up = false;
+    absl::Time since = absl::InfinitePast();          // Last change of `up` (InfinitePast: never up).
+    absl::Time last_delivery = absl::InfinitePast();  // Last verified receipt (InfinitePast: none).
+    std::string last_error;                           // Why it last went down or could not come up.
+  };
+  LinkState link_state() const;
 
   // True while a Deliver stream is open and answering.
   bool link_up() const { return link_up_.load(); }
@@ -73,7 +84,13 @@ class Forwarder {
   // Checks the peer's receipt for `sent`: the outcome to record, or, for an
   // unverifiable receipt, an audit entry and UNAVAILABLE, which ends the
   // session (the record stays queued and is sent again).
-  absl::StatusOr<store::Outcome> CheckReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt);
+  // `sent_header` receives the sent envelope's header.
+  absl::StatusOr<store::Outcome> CheckReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt,
+                                              v1::EnvelopeHeader* sent_header);
+  // Counts and logs the outcomes just recorded.
+  void Account(const std::vector<store::Outcome>& outcomes, const std::vector<v1::EnvelopeHeader>& sent_headers);
+  // Updates the link state when the link goes up or down.
+  void SetLinkUp(bool up, absl::string_view error);
 
   const ForwarderOptions options_;
   store::Store* const store_;
@@ -82,8 +99,13 @@ class Forwarder {
   SequenceNotifier* const outbox_;
   std::atomic<bool> link_up_{false};
 
+  mutable absl::Mutex state_mu_;
+  LinkState state_ ABSL_GUARDED_BY(state_mu_);
+
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;  // Stop(): no new sends; end once nothing is in flight.
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Run() has returned.
   grpc::ClientContext* active_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread thread_;
 };

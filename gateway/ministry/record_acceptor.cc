@@ -4,6 +4,7 @@
 #include "absl/time/clock.h"
 #include "gateway/common/digest.h"
 #include "gateway/common/errors.h"
+#include "gateway/common/log.h"
 #include "gateway/common/proto_time.h"
 #include "gateway/common/records.h"
 #include "gateway/common/uuid.h"
@@ -25,6 +26,31 @@ RecordAcceptor::RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* stor
       validation_(std::move(validation)) {}
 
 absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view identity, v1::SubmitRequest* request) {
+  const absl::Time start = absl::Now();
+  const v1::RecordType type = RecordTypeOf(request->record());
+  Verdict verdict;
+  absl::StatusOr<v1::SubmitResponse> response = Accept(identity, request, &verdict);
+  std::string outcome;
+  if (response.ok()) {
+    outcome = verdict.replay ? "replayed" : "queued";
+    if (!verdict.replay) metrics::Default().Submitted(type);
+  } else {
+    outcome = absl::StrCat("refused: ", absl::StatusCodeToString(response.status().code()));
+    if (verdict.reason.has_value()) metrics::Default().Rejected(metrics::RejectStage::kSubmit, *verdict.reason);
+  }
+  // The request_id is the caller's text: it is not logged.
+  Log(LogLevel::kInfo, "record.submitted",
+      {{"record_id", response.ok() ? response->record_id() : ""},
+       {"record_type", metrics::RecordTypeLabel(type)},
+       {"caller", identity},
+       {"outcome", outcome},
+       {"duration_ms", absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start))}});
+  return response;
+}
+
+absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Accept(absl::string_view identity, v1::SubmitRequest* request,
+                                                          Verdict* outcome_out) {
+  Verdict& result = *outcome_out;
   const v1::RecordType type = RecordTypeOf(request->record());
   // Authorize before validating, so that an unauthorized caller learns
   // nothing about the rules.
@@ -32,10 +58,12 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
                                           : !authorizer_->Allows(identity, v1::ROLE_SUBMIT, type)) {
     const std::string what = absl::StrCat(identity, " may not submit ", RecordTypeName(type), " records");
     store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, "", std::string(identity), "", what});
+    result.reason = metrics::RejectReason::kPermission;
     return absl::PermissionDeniedError(what);
   }
   if (std::vector<v1::FieldViolation> violations = validation::ValidateSubmitRequest(*request, validation_);
       !violations.empty()) {
+    result.reason = metrics::RejectReason::kInvalid;
     return InvalidArgumentWithViolations(violations);
   }
 
@@ -50,6 +78,7 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   if (absl::Status verdict = policy->Apply(policy::Direction::kOutbound, filtered); !verdict.ok()) {
     store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_OUTBOUND_DENY, "", std::string(identity), Sha256(as_submitted),
                                std::string(verdict.message())});
+    result.reason = metrics::RejectReason::kPolicy;
     return verdict;
   }
   const absl::Time now = absl::Now();
@@ -86,15 +115,20 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   record.policy_version = policy->version();
 
   absl::StatusOr<store::AcceptOutcome> outcome = store_->AcceptOutbound(record);
-  if (!outcome.ok()) return outcome.status();
+  if (!outcome.ok()) {
+    result.reason = metrics::RejectReason::kStore;
+    return outcome.status();
+  }
   switch (outcome->kind) {
     case store::AcceptOutcome::Kind::kConflict:
+      result.reason = metrics::RejectReason::kConflict;
       return AlreadyExistsForRecord(outcome->record_id, absl::StrCat("request_id was already used for record ",
                                                                      outcome->record_id, " with different content"));
     case store::AcceptOutcome::Kind::kAccepted:
       outbox_->Bump();
       break;
     case store::AcceptOutcome::Kind::kReplay:
+      result.replay = true;
       break;
   }
   v1::SubmitResponse response;

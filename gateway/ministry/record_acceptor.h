@@ -4,9 +4,12 @@
 #ifndef IICC_GATEWAY_MINISTRY_RECORD_ACCEPTOR_H_
 #define IICC_GATEWAY_MINISTRY_RECORD_ACCEPTOR_H_
 
+#include <optional>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "gateway/common/sequence_notifier.h"
+#include "gateway/metrics/metrics.h"
 #include "gateway/policy/policy_engine.h"
 #include "gateway/proof/batch_signature.h"
 #include "gateway/security/authorizer.h"
@@ -39,6 +42,9 @@ class RecordAcceptor {
   // filtered in place (what travels is made from it without a copy), so on
   // return `request->record()` holds what the policy let through, or is
   // unspecified after an error. The request_id is left as it was.
+  //
+  // Each call is counted in the metrics (metrics::Default()) and logged as
+  // one "record.submitted" line: record id, type, caller, outcome, duration.
   absl::StatusOr<v1::SubmitResponse> Submit(absl::string_view identity, v1::SubmitRequest* request);
 
   // The same on a copy, for callers that keep their request.
@@ -52,6 +58,14 @@ class RecordAcceptor {
   absl::StatusOr<v1::RecordStatus> GetStatus(absl::string_view identity, absl::string_view record_id);
 
  private:
+  // What Accept() found, for the metrics and the log line.
+  struct Verdict {
+    bool replay = false;                          // An earlier answer, repeated.
+    std::optional<metrics::RejectReason> reason;  // Why the record was refused.
+  };
+  // Submit without the accounting.
+  absl::StatusOr<v1::SubmitResponse> Accept(absl::string_view identity, v1::SubmitRequest* request, Verdict* verdict);
+
   const v1::Jurisdiction jurisdiction_;
   store::Store* const store_;
   const security::Authorizer* const authorizer_;
