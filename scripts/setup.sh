@@ -10,6 +10,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libssl-dev openssl libsqlite3-dev sqlite3
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus-cpp-dev libcpp-httplib-dev prometheus
   python3 python3-protobuf
 )
 # The version of buf that scripts/test.sh runs (npm package @bufbuild/buf).

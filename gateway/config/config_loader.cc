@@ -51,6 +51,9 @@ void CheckTls(const v1::TlsConfig& tls, const std::string& field, std::vector<st
   CheckReadable(tls.cert_file(), absl::StrCat(field, ".cert_file"), errors);
   CheckReadable(tls.key_file(), absl::StrCat(field, ".key_file"), errors);
   CheckReadable(tls.ca_file(), absl::StrCat(field, ".ca_file"), errors);
+  if (tls.has_reload_interval() && (tls.reload_interval().seconds() < 1 || tls.reload_interval().seconds() > 86400)) {
+    errors->push_back(absl::StrCat(field, ".reload_interval: whole seconds, between 1 s and 1 day"));
+  }
 }
 
 void CheckAddress(const std::string& address, const std::string& field, std::vector<std::string>* errors) {
@@ -70,7 +73,14 @@ void FillDefaults(GatewayConfig* config) {
     config->mutable_limits()->set_max_message_bytes(kDefaultMaxMessageBytes);
   }
   if (config->store().file_name().empty()) config->mutable_store()->set_file_name(kDefaultStoreFileName);
+  v1::AdminConfig* admin = config->mutable_admin();
+  if (admin->listen_address().empty()) admin->set_listen_address(kDefaultAdminAddress);
+  if (!admin->has_check_interval()) admin->mutable_check_interval()->set_seconds(2);
+  if (config->logging().level() == v1::LOG_LEVEL_UNSPECIFIED) config->mutable_logging()->set_level(v1::LOG_LEVEL_INFO);
+  if (!config->has_shutdown_grace()) config->mutable_shutdown_grace()->set_seconds(10);
 }
+
+int64_t Nanos(const google::protobuf::Duration& d) { return d.seconds() * 1'000'000'000 + d.nanos(); }
 
 }  // namespace
 
@@ -133,9 +143,8 @@ std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
     if (peer.max_backoff().seconds() < 0 || peer.max_backoff().nanos() < 0) {
       errors.push_back("peer.max_backoff: must not be negative");
     }
-    const auto nanos = [](const google::protobuf::Duration& d) { return d.seconds() * 1'000'000'000 + d.nanos(); };
     if (peer.has_initial_backoff() && peer.has_max_backoff() &&
-        nanos(peer.initial_backoff()) > nanos(peer.max_backoff())) {
+        Nanos(peer.initial_backoff()) > Nanos(peer.max_backoff())) {
       errors.push_back("peer.initial_backoff: must not exceed peer.max_backoff");
     }
   }
@@ -204,6 +213,23 @@ std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
   }
   const std::string& file_name = config.store().file_name();
   if (absl::StrContains(file_name, '/')) errors.push_back("store.file_name: a file name, not a path");
+
+  CheckAddress(config.admin().listen_address(), "admin.listen_address", &errors);
+  for (const auto& [field, other] : {std::pair<const char*, const std::string*>{
+                                         "ministry_face.listen_address", &config.ministry_face().listen_address()},
+                                     {"peer.listen_address", &config.peer().listen_address()}}) {
+    if (!other->empty() && *other == config.admin().listen_address()) {
+      errors.push_back(absl::StrCat("admin.listen_address: must differ from ", field));
+    }
+  }
+  if (config.admin().has_check_interval() &&
+      (Nanos(config.admin().check_interval()) < 10'000'000 || config.admin().check_interval().seconds() > 3600)) {
+    errors.push_back("admin.check_interval: between 10 ms and 1 hour");
+  }
+  if (!v1::LogLevel_IsValid(config.logging().level())) errors.push_back("logging.level: unknown value");
+  if (config.has_shutdown_grace() && (Nanos(config.shutdown_grace()) < 0 || config.shutdown_grace().seconds() > 3600)) {
+    errors.push_back("shutdown_grace: between 0 and 1 hour");
+  }
   return errors;
 }
 

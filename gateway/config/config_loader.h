@@ -19,6 +19,7 @@ namespace iicc::config {
 inline constexpr uint32_t kDefaultWindow = 64;
 inline constexpr uint32_t kDefaultMaxMessageBytes = 4 * 1024 * 1024;
 inline constexpr char kDefaultStoreFileName[] = "gateway.db";
+inline constexpr char kDefaultAdminAddress[] = "127.0.0.1:9464";
 
 // Parses the file at `path`, fills defaults and validates the result,
 // including that every certificate and key file it names can be read.

@@ -11,7 +11,6 @@
 #include "gateway/security/tls.h"
 
 namespace iicc::exchange {
-namespace {
 
 // Reads envelopes as they come (the sender streams a window of them) and
 // judges whatever has arrived in one batch on the worker pool, while the
@@ -21,9 +20,11 @@ namespace {
 //
 // gRPC allows one read and one write in flight at a time; everything else
 // is guarded by mu_.
-class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse> {
+class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse> {
  public:
-  DeliverReactor(EnvelopeReceiver* receiver, ThreadPool* workers) : receiver_(receiver), workers_(workers) {
+  // Registered with `service` (under its lock) until destroyed.
+  DeliverReactor(PeerService* service, EnvelopeReceiver* receiver, ThreadPool* workers)
+      : service_(service), receiver_(receiver), workers_(workers) {
     // Tells the sender at once that the stream is accepted: its link is up
     // before the first envelope.
     StartSendInitialMetadata();
@@ -32,12 +33,26 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverRequest, 
     StartRead(&request_);
   }
 
+  ~DeliverReactor() override {
+    absl::MutexLock lock(&service_->mu_);
+    service_->live_.erase(this);
+  }
+
+  // PeerService::Close(): read nothing more; end once what was read is
+  // answered.
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+    MaybeFinishLocked();
+  }
+
   void OnReadDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     reading_ = false;
     if (!ok) {  // The sender half-closed, or the stream is over.
       read_done_ = true;
     } else if (!stopping_) {
+      // Read before Close(): still judged and answered.
       pending_.push_back(std::move(request_));
       request_.Clear();
       if (pending_.size() < kMaxPending) StartReadLocked();
@@ -83,7 +98,7 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverRequest, 
   static constexpr size_t kMaxPending = 256;
 
   void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reading_ || read_done_ || finished_ || stopping_) return;
+    if (reading_ || read_done_ || finished_ || stopping_ || closing_) return;
     reading_ = true;
     StartRead(&request_);
   }
@@ -130,10 +145,12 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverRequest, 
     StartWrite(&response_);
   }
 
-  // Ends the stream once the sender is done and every answer is written.
+  // Ends the stream once the sender is done (or the gateway is closing) and
+  // every answer is written.
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (read_done_ && !processing_ && pending_.empty() && to_write_.empty() && !writing_) {
-      FinishLocked(grpc::Status::OK);
+    if ((read_done_ || closing_) && !processing_ && pending_.empty() && to_write_.empty() && !writing_) {
+      FinishLocked(read_done_ ? grpc::Status::OK
+                              : grpc::Status(grpc::StatusCode::UNAVAILABLE, "the receiving gateway is shutting down"));
     }
   }
 
@@ -143,6 +160,7 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverRequest, 
     Finish(std::move(status));
   }
 
+  PeerService* const service_;
   EnvelopeReceiver* const receiver_;
   ThreadPool* const workers_;
   absl::Mutex mu_;
@@ -155,9 +173,12 @@ class DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverRequest, 
   bool processing_ ABSL_GUARDED_BY(mu_) = false;
   bool read_done_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // A refusal is queued: judge nothing more.
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;   // PeerService::Close(): read nothing more.
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone came while a batch was judged.
 };
+
+namespace {
 
 class Refuse final : public grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse> {
  public:
@@ -176,8 +197,18 @@ grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse>* PeerService::D
   if (caller != peer_spiffe_id_) {
     return new Refuse(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "only the configured peer may deliver"));
   }
+  absl::MutexLock lock(&mu_);
+  if (closed_) return new Refuse(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the receiving gateway is shutting down"));
   context->AddInitialMetadata(kReceiverMetadataKey, "ready");
-  return new DeliverReactor(receiver_, workers_);
+  auto* reactor = new DeliverReactor(this, receiver_, workers_);
+  live_.insert(reactor);
+  return reactor;
+}
+
+void PeerService::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  for (DeliverReactor* reactor : live_) reactor->Close();
 }
 
 }  // namespace iicc::exchange

@@ -6,6 +6,10 @@
 
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+
 #include "gateway/common/thread_pool.h"
 #include "gateway/exchange/envelope_receiver.h"
 #include "iicc/v1/peer_exchange.grpc.pb.h"
@@ -25,10 +29,23 @@ class PeerService final : public v1::PeerExchange::CallbackService {
   grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse>* Deliver(
       grpc::CallbackServerContext* context) override;
 
+  // For a graceful shutdown: every open stream stops reading, answers what
+  // it has read, and ends with UNAVAILABLE (the sender resends anything
+  // unanswered); new streams are refused the same way. Without it an idle
+  // peer stream would hold Server::Shutdown until its deadline.
+  void Close();
+
  private:
+  class DeliverReactor;
+  friend class DeliverReactor;
+
   const std::string peer_spiffe_id_;
   EnvelopeReceiver* const receiver_;
   ThreadPool* const workers_;
+
+  absl::Mutex mu_;
+  absl::flat_hash_set<DeliverReactor*> live_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace iicc::exchange

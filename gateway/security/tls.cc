@@ -12,6 +12,9 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
+#include <algorithm>
+#include <ctime>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -44,8 +47,9 @@ std::vector<UniqueX509> ReadCertificates(const std::string& pem) {
 }
 
 std::shared_ptr<grpc::experimental::CertificateProviderInterface> WatchFiles(const v1::TlsConfig& tls) {
+  const int64_t seconds = tls.has_reload_interval() ? tls.reload_interval().seconds() : kCertificateRefreshSeconds;
   return std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-      tls.key_file(), tls.cert_file(), tls.ca_file(), kCertificateRefreshSeconds);
+      tls.key_file(), tls.cert_file(), tls.ca_file(), static_cast<unsigned int>(std::max<int64_t>(1, seconds)));
 }
 
 class SpiffeVerifier final : public grpc::experimental::ExternalCertificateVerifier {
@@ -151,6 +155,28 @@ absl::StatusOr<std::string> CertificateSpiffeId(const std::string& cert_file) {
     return absl::InvalidArgumentError(absl::StrCat("'", cert_file, "' must carry exactly one URI SAN, a SPIFFE ID"));
   }
   return uris.front();
+}
+
+absl::StatusOr<CertificateValidity> ReadCertificateValidity(const std::string& cert_file) {
+  IICC_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(cert_file));
+  std::vector<UniqueX509> chain = ReadCertificates(pem);
+  if (chain.empty()) return absl::InvalidArgumentError(absl::StrCat("no PEM certificate in '", cert_file, "'"));
+  auto to_time = [](const ASN1_TIME* time) -> std::optional<absl::Time> {
+    struct tm parts = {};
+    if (ASN1_TIME_to_tm(time, &parts) != 1) return std::nullopt;
+    return absl::FromTM(parts, absl::UTCTimeZone());
+  };
+  std::optional<absl::Time> not_before = to_time(X509_get0_notBefore(chain.front().get()));
+  std::optional<absl::Time> not_after = to_time(X509_get0_notAfter(chain.front().get()));
+  ERR_clear_error();
+  if (!not_before.has_value() || !not_after.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", cert_file, "' has a malformed validity period"));
+  }
+  CertificateValidity validity;
+  validity.spiffe_id = CertificateSpiffeId(cert_file).value_or("");
+  validity.not_before = *not_before;
+  validity.not_after = *not_after;
+  return validity;
 }
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "iicc/v1/config.pb.h"
 
 namespace grpc {
@@ -25,7 +26,8 @@ class AuthContext;
 
 namespace iicc::security {
 
-// How often watched certificate files are re-read.
+// How often watched certificate files are re-read, unless
+// tls.reload_interval says otherwise.
 inline constexpr unsigned int kCertificateRefreshSeconds = 60;
 
 // Checks that the files of `tls` hold a PEM certificate chain, the matching
@@ -39,6 +41,18 @@ absl::Status CheckTlsFiles(const v1::TlsConfig& tls, const std::string& field, b
 // The single spiffe:// URI SAN of the first certificate in the PEM file
 // `cert_file`; INVALID_ARGUMENT naming the file otherwise.
 absl::StatusOr<std::string> CertificateSpiffeId(const std::string& cert_file);
+
+// What operators need to know of a certificate file as it is on disk now.
+struct CertificateValidity {
+  std::string spiffe_id;  // The URI SAN if there is exactly one, else "".
+  absl::Time not_before;
+  absl::Time not_after;
+};
+
+// The validity of the first certificate in the PEM file `cert_file`.
+// INVALID_ARGUMENT naming the file if it cannot be read or holds no
+// certificate.
+absl::StatusOr<CertificateValidity> ReadCertificateValidity(const std::string& cert_file);
 
 // Server credentials that require and verify a client certificate chaining
 // to `tls.ca_file`, then ask `verifier` about the peer's identity.

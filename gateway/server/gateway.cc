@@ -6,15 +6,24 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
+#include <thread>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "gateway/common/files.h"
 #include "gateway/common/log.h"
+#include "gateway/common/proto_time.h"
 #include "gateway/common/sequence_notifier.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/common/thread_pool.h"
 #include "gateway/exchange/envelope_receiver.h"
 #include "gateway/exchange/forwarder.h"
 #include "gateway/exchange/peer_service.h"
+#include "gateway/metrics/metrics.h"
 #include "gateway/ministry/inbox_reader.h"
 #include "gateway/ministry/ministry_service.h"
 #include "gateway/ministry/record_acceptor.h"
@@ -22,9 +31,13 @@
 #include "gateway/proof/batch_signature.h"
 #include "gateway/security/authorizer.h"
 #include "gateway/security/tls.h"
+#include "gateway/server/admin_server.h"
+#include "gateway/server/request_metrics.h"
 #include "gateway/store/audit.h"
 #include "gateway/store/sqlite_store.h"
 #include "gateway/validation/record_validator.h"
+#include "google/protobuf/util/json_util.h"
+#include "iicc/v1/admin.pb.h"
 
 namespace iicc::server {
 namespace {
@@ -68,6 +81,33 @@ absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
+LogLevel LogLevelOf(v1::LogLevel level) {
+  switch (level) {
+    case v1::LOG_LEVEL_DEBUG:
+      return LogLevel::kDebug;
+    case v1::LOG_LEVEL_WARNING:
+      return LogLevel::kWarning;
+    case v1::LOG_LEVEL_ERROR:
+      return LogLevel::kError;
+    default:
+      return LogLevel::kInfo;
+  }
+}
+
+// "KZ" or "UZ".
+std::string JurisdictionLabel(v1::Jurisdiction jurisdiction) {
+  return jurisdiction == v1::JURISDICTION_KZ ? "KZ" : jurisdiction == v1::JURISDICTION_UZ ? "UZ" : "";
+}
+
+// What the readiness checks found, as of `time`.
+struct Readiness {
+  absl::Time time;
+  bool ready = false;
+  std::vector<v1::ReadinessCheck> checks;
+  std::vector<v1::CertificateStatus> certificates;
+  std::vector<std::pair<std::string, absl::Time>> expiry;  // For the metrics.
+};
+
 }  // namespace
 
 // Members in construction order; destroyed in reverse, so everything that
@@ -91,7 +131,15 @@ struct Gateway::State {
   std::unique_ptr<exchange::Forwarder> forwarder;
   std::unique_ptr<grpc::Server> ministry_server;
   std::unique_ptr<grpc::Server> peer_server;
+  std::unique_ptr<AdminServer> admin;
   bool shut_down = false;
+
+  // The readiness monitor: checks every admin.check_interval and makes
+  // grpc.health.v1 follow, until shutdown.
+  absl::Mutex health_mu;
+  Readiness readiness ABSL_GUARDED_BY(health_mu);
+  bool shutting_down ABSL_GUARDED_BY(health_mu) = false;
+  std::thread monitor;
 
   State(v1::GatewayConfig config_in, policy::PseudonymKeys keys_in,
         std::shared_ptr<const policy::CompiledPolicy> policy_in, std::unique_ptr<proof::Signer> signer_in,
@@ -112,6 +160,143 @@ struct Gateway::State {
         receiver(config.jurisdiction(), store.get(), &policy, signer.get(), peer_verifier.get(),
                  config.peer().peer_spiffe_id(), &inbox, ValidationOptionsOf(config)),
         peer_service(config.peer().peer_spiffe_id(), &receiver, &workers) {}
+
+  // Runs every readiness check now (a write to the store, the certificate
+  // files as they are on disk).
+  Readiness CheckReadiness() {
+    Readiness result;
+    result.time = absl::Now();
+    auto check = [&result](const char* name, std::string problem) {
+      v1::ReadinessCheck* entry = &result.checks.emplace_back();
+      entry->set_name(name);
+      entry->set_ok(problem.empty());
+      entry->set_detail(std::move(problem));
+    };
+    const absl::Status writable = store->CheckWritable();
+    check("store", writable.ok() ? "" : absl::StrCat("not writable: ", writable.message()));
+    check("policy", policy.Get() != nullptr ? "" : "no policy loaded");
+    std::vector<std::string> problems;
+    for (const auto& [name, file] :
+         {std::pair<const char*, const std::string*>{"ministry_tls", &config.ministry_face().tls().cert_file()},
+          {"peer_tls", &config.peer().tls().cert_file()},
+          {"signing", &config.signing().cert_file()}}) {
+      v1::CertificateStatus* status = &result.certificates.emplace_back();
+      status->set_name(name);
+      status->set_file(*file);
+      absl::StatusOr<security::CertificateValidity> validity = security::ReadCertificateValidity(*file);
+      if (!validity.ok()) {
+        status->set_problem(std::string(validity.status().message()));
+      } else {
+        status->set_spiffe_id(validity->spiffe_id);
+        *status->mutable_not_before() = ToTimestamp(validity->not_before);
+        *status->mutable_not_after() = ToTimestamp(validity->not_after);
+        result.expiry.emplace_back(name, validity->not_after);
+        if (result.time < validity->not_before) status->set_problem("not yet valid");
+        if (result.time >= validity->not_after) status->set_problem("expired");
+      }
+      if (!status->problem().empty()) problems.push_back(absl::StrCat(name, " ", *file, ": ", status->problem()));
+    }
+    check("certificates", absl::StrJoin(problems, "; "));
+    result.ready = true;
+    for (const v1::ReadinessCheck& entry : result.checks) result.ready = result.ready && entry.ok();
+    return result;
+  }
+
+  // Checks, keeps the result, and makes grpc.health.v1 follow it (unless
+  // shutting down: then it stays NOT_SERVING).
+  void RefreshReadiness() {
+    Readiness fresh = CheckReadiness();
+    absl::MutexLock lock(&health_mu);
+    if (fresh.ready != readiness.ready || readiness.time == absl::Time()) {
+      if (fresh.ready) {
+        Log(LogLevel::kInfo, "gateway.ready");
+      } else {
+        std::vector<std::string> failing;
+        for (const v1::ReadinessCheck& entry : fresh.checks) {
+          if (!entry.ok()) failing.push_back(absl::StrCat(entry.name(), ": ", entry.detail()));
+        }
+        Log(LogLevel::kError, "gateway.not_ready", {{"checks", absl::StrJoin(failing, "; ")}});
+      }
+    }
+    readiness = std::move(fresh);
+    if (shutting_down) return;
+    for (grpc::Server* server : {ministry_server.get(), peer_server.get()}) {
+      if (server != nullptr) server->GetHealthCheckService()->SetServingStatus(readiness.ready);
+    }
+  }
+
+  std::pair<bool, std::string> ReadinessText() {
+    absl::MutexLock lock(&health_mu);
+    if (shutting_down) return {false, "not ready: shutting down\n"};
+    if (readiness.ready) return {true, "ready\n"};
+    std::string text = "not ready:\n";
+    for (const v1::ReadinessCheck& entry : readiness.checks) {
+      if (!entry.ok()) absl::StrAppend(&text, entry.name(), ": ", entry.detail(), "\n");
+    }
+    return {false, text};
+  }
+
+  // What /status shows.
+  v1::GatewayStatus Status() {
+    v1::GatewayStatus status;
+    const absl::Time now = absl::Now();
+    *status.mutable_time() = ToTimestamp(now);
+    status.set_jurisdiction(config.jurisdiction());
+    status.set_version(metrics::BuildVersion());
+    {
+      absl::MutexLock lock(&health_mu);
+      status.set_ready(readiness.ready && !shutting_down);
+      for (const v1::ReadinessCheck& entry : readiness.checks) *status.add_checks() = entry;
+      for (const v1::CertificateStatus& entry : readiness.certificates) *status.add_certificates() = entry;
+    }
+    v1::PeerLinkStatus* peer = status.mutable_peer();
+    peer->set_address(config.peer().peer_address());
+    peer->set_spiffe_id(config.peer().peer_spiffe_id());
+    if (forwarder != nullptr) {
+      const exchange::Forwarder::LinkState link = forwarder->link_state();
+      peer->set_link_up(link.up);
+      if (link.since != absl::InfinitePast()) *peer->mutable_since() = ToTimestamp(link.since);
+      if (link.last_delivery != absl::InfinitePast()) {
+        *peer->mutable_last_delivery_time() = ToTimestamp(link.last_delivery);
+      }
+      peer->set_last_error(link.last_error);
+    }
+    v1::OutboxStatus* out = status.mutable_outbox();
+    out->set_depth(store->CountPending().value_or(-1));
+    if (absl::StatusOr<absl::Time> oldest = store->OldestPendingAcceptedTime(); oldest.ok()) {
+      *out->mutable_oldest_accepted_time() = ToTimestamp(*oldest);
+      out->set_oldest_undelivered_age_seconds(std::max(0.0, absl::ToDoubleSeconds(now - *oldest)));
+    }
+    status.mutable_inbox()->set_high_water_sequence(inbox.high_water());
+    status.mutable_policy()->set_version(policy.Get()->version());
+    status.mutable_policy()->set_file(config.policy_file());
+    return status;
+  }
+
+  std::string StatusJson() {
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;
+    std::string json;
+    if (!google::protobuf::util::MessageToJsonString(Status(), &json, options).ok()) return "{}\n";
+    return json;
+  }
+
+  std::string MetricsText() {
+    const v1::GatewayStatus status = Status();
+    metrics::Snapshot snapshot;
+    snapshot.outbox_depth = status.outbox().depth();
+    snapshot.oldest_undelivered_age_seconds = status.outbox().oldest_undelivered_age_seconds();
+    snapshot.peer_link_up = status.peer().link_up();
+    snapshot.inbox_sequence = status.inbox().high_water_sequence();
+    snapshot.ready = status.ready();
+    {
+      absl::MutexLock lock(&health_mu);
+      snapshot.certificate_expiry = readiness.expiry;
+    }
+    return metrics::Default().Render(snapshot);
+  }
 };
 
 absl::Status Gateway::Check(const v1::GatewayConfig& config) {
@@ -141,6 +326,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const v1::GatewayConfig
       std::unique_ptr<store::SqliteStore> store,
       store::SqliteStore::Open(JoinPath(config.data_dir(), config.store().file_name()), store_options));
   IICC_ASSIGN_OR_RETURN(int64_t high_water, store->InboxHighWater());
+  SetLogLevel(LogLevelOf(config.logging().level()));
+  metrics::Default().SetBuildInfo(metrics::BuildVersion(), JurisdictionLabel(config.jurisdiction()));
   Log(LogLevel::kInfo, "policy.loaded", {{"file", config.policy_file()}, {"version", policy->version()}});
   Log(LogLevel::kInfo, "signing.loaded",
       {{"signer", signer->spiffe_id()},
@@ -162,9 +349,11 @@ absl::Status Gateway::ReloadPolicy() {
     store::AuditOrLog(s.store.get(), {v1::AUDIT_EVENT_KIND_POLICY_RELOAD, "", "", "",
                                       absl::StrCat("refused, ", s.policy.Get()->version(),
                                                    " stays in force: ", policy.status().message())});
+    metrics::Default().PolicyReload(false);
     return policy.status();
   }
   s.policy.Set(*policy);
+  metrics::Default().PolicyReload(true);
   store::AuditOrLog(s.store.get(),
                     {v1::AUDIT_EVENT_KIND_POLICY_RELOAD, "", "", "", absl::StrCat("now ", (*policy)->version())});
   Log(LogLevel::kInfo, "policy.reloaded", {{"file", s.config.policy_file()}, {"version", (*policy)->version()}});
@@ -190,6 +379,9 @@ absl::Status Gateway::Start() {
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
     builder.SetMaxReceiveMessageSize(max_message_bytes);
     builder.RegisterService(service);
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+    interceptors.push_back(std::make_unique<RequestMetricsFactory>());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
     if (server == nullptr) {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", address, " (in use, or not an address here)"));
@@ -233,11 +425,31 @@ absl::Status Gateway::Start() {
                                                       &s.outbox);
   s.forwarder->Start();
 
+  // Readiness is known before the admin listener answers, and grpc.health.v1
+  // follows it from the start.
+  s.RefreshReadiness();
+  AdminHandlers handlers;
+  handlers.readiness = [&s] { return s.ReadinessText(); };
+  handlers.status = [&s] { return s.StatusJson(); };
+  handlers.metrics = [&s] { return s.MetricsText(); };
+  IICC_ASSIGN_OR_RETURN(s.admin, AdminServer::Start(config.admin().listen_address(), std::move(handlers)));
+  const absl::Duration interval = FromProto(config.admin().check_interval());
+  s.monitor = std::thread([&s, interval] {
+    while (true) {
+      {
+        absl::MutexLock lock(&s.health_mu);
+        if (s.health_mu.AwaitWithTimeout(absl::Condition(&s.shutting_down), interval)) return;
+      }
+      s.RefreshReadiness();
+    }
+  });
+
   Log(LogLevel::kInfo, "gateway.started",
       {{"jurisdiction", v1::Jurisdiction_Name(config.jurisdiction())},
        {"ministry_address", config.ministry_face().listen_address()},
        {"peer_address", config.peer().listen_address()},
-       {"peer_target", config.peer().peer_address()}});
+       {"peer_target", config.peer().peer_address()},
+       {"admin_address", config.admin().listen_address()}});
   return absl::OkStatus();
 }
 
@@ -245,22 +457,38 @@ void Gateway::Shutdown(absl::Duration grace) {
   State& s = *state_;
   if (s.shut_down || s.ministry_server == nullptr) return;
   s.shut_down = true;
-  if (s.forwarder) s.forwarder->Stop();
-  const gpr_timespec deadline =
-      gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(absl::ToInt64Milliseconds(grace), GPR_TIMESPAN));
-  // Both faces stop together; calls in progress get until the deadline.
+  const absl::Time deadline = absl::Now() + grace;
+  Log(LogLevel::kInfo, "gateway.draining", {{"grace_ms", absl::StrCat(absl::ToInt64Milliseconds(grace))}});
+  // First tell load balancers and probes: NOT_SERVING, /readyz 503.
+  {
+    absl::MutexLock lock(&s.health_mu);
+    s.shutting_down = true;
+  }
+  if (s.monitor.joinable()) s.monitor.join();
   for (grpc::Server* server : {s.ministry_server.get(), s.peer_server.get()}) {
     if (server != nullptr) server->GetHealthCheckService()->SetServingStatus(false);
   }
+  // The delivery window in flight gets its receipts (no new envelope is
+  // sent) while the faces stop accepting and finish their calls.
+  std::thread drain_link([&s, deadline] {
+    if (s.forwarder) s.forwarder->Stop(std::max(absl::ZeroDuration(), deadline - absl::Now()));
+  });
   // Subscriptions waiting for new records end now (UNAVAILABLE: resume from
-  // the cursor) instead of holding the shutdown until the deadline.
+  // the cursor), and so do the peer's Deliver streams once what they sent is
+  // answered, instead of holding the shutdown until the deadline.
   s.inbox.Close();
+  s.peer_service.Close();
+  const gpr_timespec grpc_deadline = gpr_time_add(
+      gpr_now(GPR_CLOCK_MONOTONIC),
+      gpr_time_from_millis(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())), GPR_TIMESPAN));
   for (grpc::Server* server : {s.ministry_server.get(), s.peer_server.get()}) {
-    if (server != nullptr) server->Shutdown(deadline);
+    if (server != nullptr) server->Shutdown(grpc_deadline);
   }
+  drain_link.join();
   // A store commit scheduled by a call may still be returning when the call
   // has ended; the services and the store it uses must outlive it.
   s.workers.WaitIdle();
+  s.admin.reset();
   Log(LogLevel::kInfo, "gateway.stopped");
 }
 

@@ -26,8 +26,8 @@ class Gateway {
 
   ~Gateway();
 
-  // Binds both listeners (a port in use is an error: no port sharing) and
-  // starts delivering.
+  // Binds both listeners and the admin listener (a port in use is an error:
+  // no port sharing), checks readiness once, and starts delivering.
   absl::Status Start();
 
   // Loads and compiles the policy file again and puts it in force for the
@@ -35,8 +35,13 @@ class Gateway {
   // policy stays. Keys are not reloaded. Thread-safe with the servers.
   absl::Status ReloadPolicy();
 
-  // Stops delivering, then stops accepting calls and waits up to `grace` for
-  // calls in progress; then cancels what remains. Idempotent.
+  // Graceful stop, within `grace` in all: grpc.health.v1 and /readyz turn
+  // NOT_SERVING / 503; both faces stop accepting calls and finish those in
+  // progress (the peer's Deliver streams answer what they sent, then end);
+  // the forwarder sends nothing new and waits for the receipts of the window
+  // in flight. Whatever remains at the deadline is cancelled; nothing
+  // acknowledged is lost (it is in the store). Then the admin listener
+  // stops. The store closes with the Gateway. Idempotent.
   void Shutdown(absl::Duration grace);
 
  private:

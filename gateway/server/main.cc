@@ -87,6 +87,11 @@ int main(int argc, char** argv) {
     (*gateway)->ReloadPolicy().IgnoreError();
   }
   iicc::Log(iicc::LogLevel::kInfo, "gateway.stopping", {{"signal", strsignal(signal_number)}});
-  (*gateway)->Shutdown(absl::Seconds(5));
+  // Stops accepting, finishes calls and the delivery window in flight within
+  // the grace period, then closes the store.
+  (*gateway)->Shutdown(absl::Seconds(config->shutdown_grace().seconds()) +
+                       absl::Nanoseconds(config->shutdown_grace().nanos()));
+  gateway->reset();
+  iicc::Log(iicc::LogLevel::kInfo, "gateway.exited");
   return 0;
 }

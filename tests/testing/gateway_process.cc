@@ -49,6 +49,9 @@ GatewayProcess::GatewayProcess(std::string side, const TestPki& pki, const std::
   key->set_key_file(pki.File(side_, "pseudonym.key"));
   config_.mutable_signing()->set_cert_file(pki.File(side_, "signing.crt"));
   config_.mutable_signing()->set_key_file(pki.File(side_, "signing.key"));
+  config_.mutable_admin()->set_listen_address(admin_port_.address());
+  // Readiness follows a broken store or certificate within a test's patience.
+  config_.mutable_admin()->mutable_check_interval()->set_nanos(200'000'000);
   v1::MinistryIdentity* client = config_.add_ministries();
   client->set_spiffe_id("spiffe://" + side_ + ".iicc/ministry/ministry-client");
   for (v1::Role role : {v1::ROLE_SUBMIT, v1::ROLE_READ, v1::ROLE_STATUS}) client->add_grants()->set_role(role);

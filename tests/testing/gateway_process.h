@@ -83,12 +83,16 @@ class GatewayProcess {
 
   int ministry_port() const { return ministry_port_; }
   int peer_port() const { return peer_port_; }
+  // The admin HTTP listener's port, reserved by this object for its
+  // lifetime (so a restarted gateway comes back on it).
+  int admin_port() const { return admin_port_.port(); }
 
  private:
   const std::string side_;
   const TestPki& pki_;
   const int ministry_port_;
   const int peer_port_;
+  ReservedPort admin_port_;
   std::string config_path_;
   std::string log_path_;
   v1::GatewayConfig config_;
