@@ -97,6 +97,26 @@ for from in kz uz; do
   done
 done
 
+say "What operators see (the admin face: /readyz and a few lines of /metrics)"
+for side in kz uz; do
+  port=9461
+  [ "$side" = uz ] && port=9462
+  python3 - "$side" "$port" <<'PY'
+import sys, urllib.request, urllib.error
+side, port = sys.argv[1], sys.argv[2]
+base = "http://127.0.0.1:%s" % port
+try:
+    ready = urllib.request.urlopen(base + "/readyz", timeout=5).read().decode().strip()
+except urllib.error.HTTPError as e:
+    ready = "%d %s" % (e.code, e.read().decode().strip())
+print("  %s %s/readyz: %s" % (side.upper(), base, ready))
+for line in urllib.request.urlopen(base + "/metrics", timeout=5).read().decode().splitlines():
+    if line.startswith(("iicc_records_delivered_total", "iicc_records_received_total", "iicc_peer_link_up",
+                        "iicc_outbox_depth")) and not line.endswith(" 0"):
+        print("    " + line)
+PY
+done
+
 say "Stopping both gateways (SIGTERM)"
 cleanup
 pids=()
@@ -104,5 +124,6 @@ echo "logs: $demo_dir/kz.log $demo_dir/uz.log"
 echo
 echo "Each side's outbound policy pseudonymised the persons (ps:<key>:...), dropped contact data and birth"
 echo "dates, and kept plates, goods and company ids: gateway/config/*.policy.textproto, docs/policy.md."
-echo "Not in this demo yet: signed receipts, the audit chain, the admin HTTP face. See README.md, 'Status'."
+echo "Each record crossed signed, with a signed receipt: build/bin/iicc-cli export / verify (docs/security.md)."
+echo "Runbook for operators: docs/operations.md."
 exit "$failed"
