@@ -57,23 +57,45 @@ grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, store
   return reactor;
 }
 
+}  // namespace
+
 // Reads a request, accepts it on the worker pool, writes the answer, reads
 // the next: one response per request, in order. A refused record is answered
-// with SubmitResponse.error and the stream goes on.
-class SubmitStreamReactor final : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
+// with SubmitResponse.error and the stream goes on. Registered with the
+// service while it lives, so that a shutdown can end it between requests.
+class MinistryService::SubmitStreamReactor final
+    : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
  public:
-  SubmitStreamReactor(std::string identity, RecordAcceptor* acceptor, ThreadPool* workers)
-      : identity_(std::move(identity)), acceptor_(acceptor), workers_(workers) {
+  SubmitStreamReactor(MinistryService* service, std::string identity)
+      : service_(service), identity_(std::move(identity)) {
+    absl::MutexLock lock(&mu_);
+    reading_ = true;
     StartRead(&request_);
   }
 
+  ~SubmitStreamReactor() override {
+    absl::MutexLock lock(&service_->mu_);
+    service_->streams_.erase(this);
+  }
+
+  // MinistryService::Close(): a stream waiting for its next request ends
+  // now; one answering a request ends once the answer is written.
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+    if (reading_) FinishLocked(ShuttingDown());
+  }
+
   void OnReadDone(bool ok) override {
-    if (!ok) {  // The client half-closed (or went away): every answer is written.
-      Finish(grpc::Status::OK);
+    absl::MutexLock lock(&mu_);
+    reading_ = false;
+    if (finished_) return;  // Closed while waiting: the client resends.
+    if (!ok) {              // The client half-closed (or went away): every answer is written.
+      FinishLocked(grpc::Status::OK);
       return;
     }
-    workers_->Schedule([this] {
-      absl::StatusOr<v1::SubmitResponse> result = acceptor_->Submit(identity_, &request_);
+    service_->workers_->Schedule([this] {
+      absl::StatusOr<v1::SubmitResponse> result = service_->acceptor_->Submit(identity_, &request_);
       if (result.ok()) {
         response_ = *std::move(result);
       } else {
@@ -88,22 +110,44 @@ class SubmitStreamReactor final : public grpc::ServerBidiReactor<v1::SubmitReque
   }
 
   void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
     if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke while answering"));
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke while answering"));
       return;
     }
+    if (closing_) {
+      FinishLocked(ShuttingDown());
+      return;
+    }
+    reading_ = true;
     StartRead(&request_);
   }
 
   void OnDone() override { delete this; }
 
  private:
+  static grpc::Status ShuttingDown() {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the gateway is shutting down; send unanswered requests again (same request_id)");
+  }
+
+  void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(std::move(status));
+  }
+
+  MinistryService* const service_;
   const std::string identity_;
-  RecordAcceptor* const acceptor_;
-  ThreadPool* const workers_;
-  v1::SubmitRequest request_;
-  v1::SubmitResponse response_;
+  v1::SubmitRequest request_;    // Owned by gRPC while a read is pending, by the worker while accepted.
+  v1::SubmitResponse response_;  // Owned by gRPC while a write is pending.
+  absl::Mutex mu_;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+namespace {
 
 // Streams the inbox after a cursor, then waits for new records. At most one
 // of {a store read, a write, a wait} is in progress at any time.
@@ -259,7 +303,24 @@ grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* MinistryService:
     };
     return new Refuse;
   }
-  return new SubmitStreamReactor(*std::move(identity), acceptor_, workers_);
+  absl::MutexLock lock(&mu_);
+  if (closed_) {
+    class Closed final : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
+     public:
+      Closed() { Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway is shutting down")); }
+      void OnDone() override { delete this; }
+    };
+    return new Closed;
+  }
+  auto* reactor = new SubmitStreamReactor(this, *std::move(identity));
+  streams_.insert(reactor);
+  return reactor;
+}
+
+void MinistryService::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  for (SubmitStreamReactor* stream : streams_) stream->Close();
 }
 
 grpc::ServerUnaryReactor* MinistryService::GetRecordStatus(grpc::CallbackServerContext* context,

@@ -6,6 +6,10 @@
 
 #include <memory>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+
 #include "gateway/common/sequence_notifier.h"
 #include "gateway/common/thread_pool.h"
 #include "gateway/ministry/inbox_reader.h"
@@ -38,14 +42,26 @@ class MinistryService final : public v1::MinistryGateway::CallbackService {
                                                const v1::ListInboundRecordsRequest* request,
                                                v1::ListInboundRecordsResponse* response) override;
 
+  // For a graceful shutdown: each SubmitStream waiting for its next request
+  // ends with UNAVAILABLE (the client resends unanswered requests with the
+  // same request_id), one answering ends after its answer, and new streams
+  // are refused. Subscriptions end through the inbox notifier's Close().
+  void Close();
+
  private:
   class SubmitAllocator;
+  class SubmitStreamReactor;
+  friend class SubmitStreamReactor;
 
   RecordAcceptor* const acceptor_;
   const InboxReader* const reader_;
   store::Store* const audit_;
   SequenceNotifier* const inbox_;
   ThreadPool* const workers_;
+
+  absl::Mutex mu_;
+  absl::flat_hash_set<SubmitStreamReactor*> streams_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
   // Gives each unary Submit a request on its own arena that the handler may
   // change in place.
   const std::unique_ptr<SubmitAllocator> submit_allocator_;

@@ -2,7 +2,6 @@
 
 #include <grpc/grpc.h>
 #include <grpcpp/create_channel.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
@@ -32,6 +31,7 @@
 #include "gateway/security/authorizer.h"
 #include "gateway/security/tls.h"
 #include "gateway/server/admin_server.h"
+#include "gateway/server/health_service.h"
 #include "gateway/server/request_metrics.h"
 #include "gateway/store/audit.h"
 #include "gateway/store/sqlite_store.h"
@@ -129,6 +129,10 @@ struct Gateway::State {
   exchange::EnvelopeReceiver receiver;
   exchange::PeerService peer_service;
   std::unique_ptr<exchange::Forwarder> forwarder;
+  HealthState ministry_health{{"iicc.v1.MinistryGateway"}};
+  HealthState peer_health{{"iicc.v1.PeerExchange"}};
+  HealthService ministry_health_service{&ministry_health};
+  HealthService peer_health_service{&peer_health};
   std::unique_ptr<grpc::Server> ministry_server;
   std::unique_ptr<grpc::Server> peer_server;
   std::unique_ptr<AdminServer> admin;
@@ -220,9 +224,8 @@ struct Gateway::State {
     }
     readiness = std::move(fresh);
     if (shutting_down) return;
-    for (grpc::Server* server : {ministry_server.get(), peer_server.get()}) {
-      if (server != nullptr) server->GetHealthCheckService()->SetServingStatus(readiness.ready);
-    }
+    ministry_health.Set(readiness.ready);
+    peer_health.Set(readiness.ready);
   }
 
   std::pair<bool, std::string> ReadinessText() {
@@ -367,11 +370,13 @@ Gateway::~Gateway() { Shutdown(absl::Seconds(5)); }
 absl::Status Gateway::Start() {
   State& s = *state_;
   const v1::GatewayConfig& config = s.config;
-  grpc::EnableDefaultHealthCheckService(true);
+  // Our own grpc.health.v1 (health_service.h): its Watch streams end at
+  // shutdown, where the default service's would hold it to the deadline.
+  grpc::EnableDefaultHealthCheckService(false);
 
   auto build = [&](const std::string& address, const v1::TlsConfig& tls,
                    std::shared_ptr<grpc::experimental::CertificateVerifier> verifier, grpc::Service* service,
-                   int max_message_bytes) -> absl::StatusOr<std::unique_ptr<grpc::Server>> {
+                   grpc::Service* health, int max_message_bytes) -> absl::StatusOr<std::unique_ptr<grpc::Server>> {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(address, security::MakeServerCredentials(tls, std::move(verifier)));
     // Two gateways on one port would split the traffic silently.
@@ -379,6 +384,7 @@ absl::Status Gateway::Start() {
     builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
     builder.SetMaxReceiveMessageSize(max_message_bytes);
     builder.RegisterService(service);
+    builder.RegisterService(health);
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
     interceptors.push_back(std::make_unique<RequestMetricsFactory>());
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
@@ -390,14 +396,15 @@ absl::Status Gateway::Start() {
   };
 
   const int max_message_bytes = static_cast<int>(config.limits().max_message_bytes());
-  IICC_ASSIGN_OR_RETURN(s.ministry_server,
-                        build(config.ministry_face().listen_address(), config.ministry_face().tls(),
-                              security::MakeSpiffeVerifier(std::nullopt), &s.ministry_service, max_message_bytes));
+  IICC_ASSIGN_OR_RETURN(s.ministry_server, build(config.ministry_face().listen_address(), config.ministry_face().tls(),
+                                                 security::MakeSpiffeVerifier(std::nullopt), &s.ministry_service,
+                                                 &s.ministry_health_service, max_message_bytes));
   // An envelope is a record accepted under that limit plus its header and
   // proof: the peer face must never refuse what the ministry face accepted.
-  IICC_ASSIGN_OR_RETURN(s.peer_server, build(config.peer().listen_address(), config.peer().tls(),
-                                             security::MakeSpiffeVerifier(config.peer().peer_spiffe_id()),
-                                             &s.peer_service, max_message_bytes + kEnvelopeOverheadBytes));
+  IICC_ASSIGN_OR_RETURN(s.peer_server,
+                        build(config.peer().listen_address(), config.peer().tls(),
+                              security::MakeSpiffeVerifier(config.peer().peer_spiffe_id()), &s.peer_service,
+                              &s.peer_health_service, max_message_bytes + kEnvelopeOverheadBytes));
 
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
@@ -465,9 +472,8 @@ void Gateway::Shutdown(absl::Duration grace) {
     s.shutting_down = true;
   }
   if (s.monitor.joinable()) s.monitor.join();
-  for (grpc::Server* server : {s.ministry_server.get(), s.peer_server.get()}) {
-    if (server != nullptr) server->GetHealthCheckService()->SetServingStatus(false);
-  }
+  s.ministry_health.Close();
+  s.peer_health.Close();
   // The delivery window in flight gets its receipts (no new envelope is
   // sent) while the faces stop accepting and finish their calls.
   std::thread drain_link([&s, deadline] {
@@ -477,6 +483,7 @@ void Gateway::Shutdown(absl::Duration grace) {
   // the cursor), and so do the peer's Deliver streams once what they sent is
   // answered, instead of holding the shutdown until the deadline.
   s.inbox.Close();
+  s.ministry_service.Close();
   s.peer_service.Close();
   const gpr_timespec grpc_deadline = gpr_time_add(
       gpr_now(GPR_CLOCK_MONOTONIC),
