@@ -267,6 +267,17 @@ int HealthOf(const std::shared_ptr<grpc::Channel>& channel) {
   return bytes.size() >= 2 && bytes[0] == 0x08 ? bytes[1] : 0;
 }
 
+// Polls grpc.health.v1 until it answers `status` (1 SERVING, 2 NOT_SERVING);
+// readiness is re-checked every admin.check_interval (200 ms in tests).
+bool HealthBecomes(const std::shared_ptr<grpc::Channel>& channel, int status) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    if (HealthOf(channel) == status) return true;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
 // Submits `record` with `request_id`; returns the call's status and sets
 // `record_id` when it was accepted.
 grpc::Status TrySubmit(v1::MinistryGateway::Stub& stub, const std::string& request_id, const v1::Record& record,
@@ -683,9 +694,10 @@ TEST_F(FaultTest, FullDiskRefusesSubmitsWithoutHalfWritesAndResumes) {
     EXPECT_TRUE(stream->Finish().ok());
   }
 
-  // The gateway keeps serving: health, and the status of an earlier record.
+  // The gateway keeps serving what it can (the status of an earlier record),
+  // and says it is not ready: grpc.health.v1 follows the store's write probe.
   ASSERT_TRUE(kz_.Running()) << kz_.log();
-  EXPECT_EQ(HealthOf(kz_.MinistryChannel()), 1);
+  EXPECT_TRUE(HealthBecomes(kz_.MinistryChannel(), 2)) << "expected NOT_SERVING with a full store";
   EXPECT_EQ(StateOf(*stub, accepted.front()), v1::DELIVERY_STATE_QUEUED);
   ExpectNoHalfWrittenRecords(kz_.db_path(), accepted, refused);
 
@@ -693,6 +705,7 @@ TEST_F(FaultTest, FullDiskRefusesSubmitsWithoutHalfWritesAndResumes) {
   // otherwise.
   if (!mount_point.empty()) {
     ASSERT_EQ(unlink((mount_point + "/filler").c_str()), 0) << strerror(errno);
+    EXPECT_TRUE(HealthBecomes(kz_.MinistryChannel(), 1)) << "expected SERVING once space returned";
   } else {
     EXPECT_EQ(kz_.Terminate(), 0);
     kz_.config().mutable_store()->set_max_size_mib(64);
