@@ -669,11 +669,58 @@ absl::StatusOr<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Parse(cons
   return std::shared_ptr<const CompiledPolicy>(std::move(compiled));
 }
 
+namespace {
+
+// The message-typed fields of every message type a Record can hold, found
+// once: discarding unknown fields then needs no reflection listing (which
+// allocates) and no name look-up.
+using MessageFields = absl::flat_hash_map<const google::protobuf::Descriptor*, std::vector<const FieldDescriptor*>>;
+
+void CollectMessageFields(const google::protobuf::Descriptor* type, MessageFields* out) {
+  if (out->contains(type)) return;
+  std::vector<const FieldDescriptor*>& fields = (*out)[type];
+  for (int i = 0; i < type->field_count(); ++i) {
+    if (type->field(i)->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) fields.push_back(type->field(i));
+  }
+  const std::vector<const FieldDescriptor*> children = fields;  // `fields` may move as the map grows.
+  for (const FieldDescriptor* field : children) CollectMessageFields(field->message_type(), out);
+}
+
+const MessageFields& RecordMessageFields() {
+  static const MessageFields* const table = [] {
+    auto* fields = new MessageFields;
+    CollectMessageFields(v1::Record::descriptor(), fields);
+    return fields;
+  }();
+  return *table;
+}
+
+// What Message::DiscardUnknownFields() does, over the precomputed table.
+void DiscardUnknown(const MessageFields& table, Message* message) {
+  const Reflection* reflection = message->GetReflection();
+  if (!reflection->GetUnknownFields(*message).empty()) reflection->MutableUnknownFields(message)->Clear();
+  const auto it = table.find(message->GetDescriptor());
+  if (it == table.end()) {  // Not a record's type: the slow, general way.
+    message->DiscardUnknownFields();
+    return;
+  }
+  for (const FieldDescriptor* field : it->second) {
+    if (field->is_repeated()) {
+      const int size = reflection->FieldSize(*message, field);
+      for (int i = 0; i < size; ++i) DiscardUnknown(table, reflection->MutableRepeatedMessage(message, field, i));
+    } else if (reflection->HasField(*message, field)) {
+      DiscardUnknown(table, reflection->MutableMessage(message, field));
+    }
+  }
+}
+
+}  // namespace
+
 absl::Status CompiledPolicy::Apply(Direction direction, v1::Record* record, std::vector<TraceEntry>* trace) const {
   // Fields this build does not know (a newer peer's, or bytes added by hand)
   // were never classified by the policy: they never cross, in either
   // direction, whatever the default.
-  record->DiscardUnknownFields();
+  DiscardUnknown(RecordMessageFields(), record);
   const v1::RecordType type = RecordTypeOf(*record);
   const auto& table = direction == Direction::kOutbound ? outbound_ : inbound_;
   const CompiledRecordPolicy* rules = type > 0 && type < static_cast<int>(table.size()) ? table[type].get() : nullptr;
