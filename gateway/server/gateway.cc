@@ -6,10 +6,12 @@
 #include <grpcpp/server_builder.h>
 
 #include <algorithm>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -102,7 +104,9 @@ std::string JurisdictionLabel(v1::Jurisdiction jurisdiction) {
 // What the readiness checks found, as of `time`.
 struct Readiness {
   absl::Time time;
-  bool ready = false;
+  bool ready = false;           // Every check passes (/readyz).
+  bool ministry_ready = false;  // What the ministry face needs passes (its grpc.health.v1).
+  bool peer_ready = false;      // What the peer face needs passes (its grpc.health.v1).
   std::vector<v1::ReadinessCheck> checks;
   std::vector<v1::CertificateStatus> certificates;
   std::vector<std::pair<std::string, absl::Time>> expiry;  // For the metrics.
@@ -179,6 +183,8 @@ struct Gateway::State {
     const absl::Status writable = store->CheckWritable();
     check("store", writable.ok() ? "" : absl::StrCat("not writable: ", writable.message()));
     check("policy", policy.Get() != nullptr ? "" : "no policy loaded");
+    const bool common_ok = writable.ok() && policy.Get() != nullptr;
+    absl::flat_hash_set<std::string> bad_certificates;
     std::vector<std::string> problems;
     for (const auto& [name, file] :
          {std::pair<const char*, const std::string*>{"ministry_tls", &config.ministry_face().tls().cert_file()},
@@ -187,8 +193,18 @@ struct Gateway::State {
       v1::CertificateStatus* status = &result.certificates.emplace_back();
       status->set_name(name);
       status->set_file(*file);
+      const bool in_memory = std::string_view(name) == "signing";
       absl::StatusOr<security::CertificateValidity> validity = security::ReadCertificateValidity(*file);
-      if (!validity.ok()) {
+      if (in_memory) {
+        // The signing certificate is read at start-up only: what counts is
+        // the one in use, whatever the file now holds.
+        status->set_spiffe_id(signer->spiffe_id());
+        *status->mutable_not_after() = ToTimestamp(signer->not_after());
+        result.expiry.emplace_back(name, signer->not_after());
+        if (result.time >= signer->not_after()) status->set_problem("expired (the certificate in use)");
+        status->set_restart_needed(!validity.ok() || validity->not_after != signer->not_after() ||
+                                   validity->spiffe_id != signer->spiffe_id());
+      } else if (!validity.ok()) {
         status->set_problem(std::string(validity.status().message()));
       } else {
         status->set_spiffe_id(validity->spiffe_id);
@@ -198,11 +214,20 @@ struct Gateway::State {
         if (result.time < validity->not_before) status->set_problem("not yet valid");
         if (result.time >= validity->not_after) status->set_problem("expired");
       }
-      if (!status->problem().empty()) problems.push_back(absl::StrCat(name, " ", *file, ": ", status->problem()));
+      if (!status->problem().empty()) {
+        problems.push_back(absl::StrCat(name, " ", *file, ": ", status->problem()));
+        bad_certificates.insert(name);
+      }
     }
     check("certificates", absl::StrJoin(problems, "; "));
     result.ready = true;
     for (const v1::ReadinessCheck& entry : result.checks) result.ready = result.ready && entry.ok();
+    // Each face is ready when what it needs is: a link certificate problem
+    // does not take the ministry face out of service (records queue), nor
+    // the other way round. /readyz is both.
+    const bool signing_ok = !bad_certificates.contains("signing");
+    result.ministry_ready = common_ok && signing_ok && !bad_certificates.contains("ministry_tls");
+    result.peer_ready = common_ok && signing_ok && !bad_certificates.contains("peer_tls");
     return result;
   }
 
@@ -224,8 +249,8 @@ struct Gateway::State {
     }
     readiness = std::move(fresh);
     if (shutting_down) return;
-    ministry_health.Set(readiness.ready);
-    peer_health.Set(readiness.ready);
+    ministry_health.Set(readiness.ministry_ready);
+    peer_health.Set(readiness.peer_ready);
   }
 
   std::pair<bool, std::string> ReadinessText() {
