@@ -53,6 +53,7 @@ class AdminServer {
   const AdminHandlers handlers_;
   std::unique_ptr<httplib::Server> http_;
   std::atomic<bool> listener_done_{false};
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 
