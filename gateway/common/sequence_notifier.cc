@@ -48,7 +48,8 @@ int64_t SequenceNotifier::WaitFor(int64_t after, absl::Duration timeout) const {
 SequenceNotifier::Token SequenceNotifier::Watch(int64_t after, std::function<void()> callback) {
   {
     absl::MutexLock lock(&mu_);
-    if (high_water_ <= after) {
+    // After Close() nothing would ever run it: it runs now, like a passed mark.
+    if (high_water_ <= after && !closed_) {
       const Token token = next_token_++;
       watchers_.emplace(token, Watcher{after, std::move(callback)});
       return token;

@@ -40,8 +40,8 @@ class SequenceNotifier {
   int64_t WaitFor(int64_t after, absl::Duration timeout) const;
 
   // Calls `callback` once when the mark exceeds `after`: at once (on this
-  // thread, returning 0) if it already does. Otherwise returns a token for
-  // Unwatch.
+  // thread, returning 0) if it already does, or after Close(). Otherwise
+  // returns a token for Unwatch.
   Token Watch(int64_t after, std::function<void()> callback);
 
   // Removes a watch. True if it was still waiting (its callback will never

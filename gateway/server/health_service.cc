@@ -43,7 +43,7 @@ class HealthState::Watcher final : public grpc::ServerWriteReactor<HealthCheckRe
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
-    if (!ok) {
+    if (!ok || cancelled_) {
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
     } else if (has_pending_ && pending_ != last_) {
       has_pending_ = false;
@@ -55,8 +55,9 @@ class HealthState::Watcher final : public grpc::ServerWriteReactor<HealthCheckRe
 
   void OnCancel() override {
     absl::MutexLock lock(&mu_);
+    cancelled_ = true;
     if (!writing_) FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the watcher went away"));
-    // Else OnWriteDone(false) finishes.
+    // Else OnWriteDone finishes, whatever the write's outcome.
   }
 
   void OnDone() override { delete this; }
@@ -89,6 +90,7 @@ class HealthState::Watcher final : public grpc::ServerWriteReactor<HealthCheckRe
   bool has_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
