@@ -149,6 +149,7 @@ class EvidenceCheck {
     if (!verified.ok()) {
       return Fail(absl::StrCat("the envelope's signature (expected from ", origin, "): ", verified.status().message()));
     }
+    envelope_anchor_sha256_ = verified->anchor_sha256;
     const std::string signed_digest = HexEncode(header_.payload_digest());
     Proven(absl::StrCat(verified->signer_spiffe_id, " signed record ", Printable(header_.record_id()), " (",
                         RecordTypeName(header_.record_type()), ") on ", Rfc3339(header_.accepted_time()),
@@ -181,7 +182,8 @@ class EvidenceCheck {
       return Fail(
           absl::StrCat("the receipt's signature (expected from ", receiver, "): ", verified.status().message()));
     }
-    if (anchor == anchor_) {
+    // The same CA certificate, however many files or paths it came under.
+    if (verified->anchor_sha256 == envelope_anchor_sha256_) {
       return Fail(absl::StrCat("the envelope's and the receipt's signatures both chain to ", anchor,
                                ": one CA cannot vouch for both jurisdictions' gateways; give each jurisdiction's "
                                "CA in its own --ca (or bind them: --ca kz.iicc=FILE --ca uz.iicc=FILE)"));
@@ -219,8 +221,9 @@ class EvidenceCheck {
 
   const v1::Evidence& evidence_;
   const std::vector<TrustedCa>& cas_;
-  v1::EnvelopeHeader header_;  // Parsed by Envelope().
-  std::string anchor_;         // The CA file the envelope's signature chains to.
+  v1::EnvelopeHeader header_;           // Parsed by Envelope().
+  std::string anchor_;                  // The CA file the envelope's signature chains to.
+  std::string envelope_anchor_sha256_;  // And the SHA-256 of that CA certificate.
 };
 
 }  // namespace
@@ -280,6 +283,19 @@ int Verify(const VerifyOptions& options) {
         equals != std::string::npos && equals > 0 && value.find_first_of("/\\", 0) > equals) {
       ca.trust_domain = value.substr(0, equals);
       ca.file = value.substr(equals + 1);
+    }
+    if (!ca.trust_domain.empty()) {
+      // A bundle bound to one domain would let its other CAs vouch for it.
+      absl::StatusOr<std::string> pem = ReadFileToString(ca.file);
+      size_t certificates = 0;
+      for (size_t at = 0; pem.ok() && (at = pem->find("-----BEGIN CERTIFICATE-----", at)) != std::string::npos; ++at) {
+        ++certificates;
+      }
+      if (pem.ok() && certificates != 1) {
+        std::fprintf(stderr, "iicc-cli: --ca %s: a CA bound to a trust domain must be one certificate, not %zu\n",
+                     value.c_str(), certificates);
+        return kExitUsage;
+      }
     }
     absl::StatusOr<std::unique_ptr<proof::Verifier>> verifier = proof::Verifier::Create({ca.file});
     if (!verifier.ok()) {

@@ -25,6 +25,18 @@ namespace {
 // (a safety net: notifications are the normal path).
 constexpr absl::Duration kPollInterval = absl::Seconds(1);
 
+// Text the peer chose (a rejection reason, its gRPC status message), as our
+// logs and /status show it: at most this many bytes. Our peer names field
+// paths and rules, never values; another one might send anything.
+constexpr size_t kMaxPeerTextBytes = 256;
+
+std::string PeerText(absl::string_view text) {
+  if (text.size() <= kMaxPeerTextBytes) return std::string(text);
+  size_t end = kMaxPeerTextBytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // Not inside a character.
+  return absl::StrCat(text.substr(0, end), "... (", text.size(), " bytes)");
+}
+
 }  // namespace
 
 Forwarder::Forwarder(ForwarderOptions options, store::Store* store, const proof::Verifier* verifier,
@@ -82,7 +94,7 @@ void Forwarder::Run() {
     const absl::Status status = RunSession(&connected, &receipt_refused, &retry_after);
     SetLinkUp(false, absl::IsCancelled(status)
                          ? ""
-                         : absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()));
+                         : absl::StrCat(absl::StatusCodeToString(status.code()), ": ", PeerText(status.message())));
     // A peer that answers but whose receipts we refuse is not healthy: it
     // backs off like an unreachable one instead of being retried at once.
     if (connected && !receipt_refused) {
@@ -92,14 +104,14 @@ void Forwarder::Run() {
         Log(LogLevel::kWarning, "peer.link_down",
             {{"peer", options_.peer_name},
              {"code", absl::StatusCodeToString(status.code())},
-             {"reason", status.message()}});
+             {"reason", PeerText(status.message())}});
       }
     } else if (!reported_unreachable && !absl::IsCancelled(status)) {
       reported_unreachable = true;
       Log(LogLevel::kWarning, "peer.unreachable",
           {{"peer", options_.peer_name},
            {"code", absl::StatusCodeToString(status.code())},
-           {"reason", status.message()}});
+           {"reason", PeerText(status.message())}});
     }
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
     const absl::Duration delay = std::max(backoff * jitter(rng), retry_after);
@@ -302,7 +314,7 @@ void Forwarder::Account(const std::vector<store::Outcome>& outcomes,
         {{"record_id", outcome.record_id},
          {"record_type", metrics::RecordTypeLabel(header.record_type())},
          {"caller", options_.peer_spiffe_id},
-         {"outcome", delivered ? "delivered" : absl::StrCat("rejected by the peer: ", outcome.reason)},
+         {"outcome", delivered ? "delivered" : absl::StrCat("rejected by the peer: ", PeerText(outcome.reason))},
          {"duration_ms", absl::StrCat(absl::ToDoubleMilliseconds(latency))}});
   }
 }

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gateway/common/digest.h"
 #include "gateway/common/files.h"
 #include "gateway/common/openssl_ptr.h"
 #include "gateway/common/status_macros.h"
@@ -106,6 +107,14 @@ bool HasDigitalSignatureUsage(X509* cert) {
 // key signs handshakes on demand, never passes as a signer.
 bool HasNonRepudiationUsage(X509* cert) {
   return (X509_get_extension_flags(cert) & EXFLAG_KUSAGE) != 0 && (X509_get_key_usage(cert) & KU_NON_REPUDIATION) != 0;
+}
+
+// A certificate good for TLS authentication is not a signer, even with
+// nonRepudiation (some CAs set it on every certificate): its key answers
+// handshakes, so its signatures prove nothing.
+bool HasTlsExtendedKeyUsage(X509* cert) {
+  return (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) != 0 &&
+         (X509_get_extended_key_usage(cert) & (XKU_SSL_SERVER | XKU_SSL_CLIENT)) != 0;
 }
 
 // The certificate's URI SAN if it has exactly one and that is a spiffe://
@@ -210,6 +219,10 @@ absl::StatusOr<std::unique_ptr<Signer>> Signer::Load(const std::string& cert_fil
   if (!HasNonRepudiationUsage(leaf)) {
     return absl::InvalidArgumentError(absl::StrCat(
         cert_name, ": lacks the nonRepudiation key usage (a signing certificate, not a TLS one, is needed)"));
+  }
+  if (HasTlsExtendedKeyUsage(leaf)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        cert_name, ": carries a TLS extended key usage (serverAuth or clientAuth); a signing certificate signs only"));
   }
   std::optional<std::string> spiffe_id = SpiffeIdOf(leaf);
   if (!spiffe_id.has_value()) {
@@ -354,12 +367,22 @@ absl::StatusOr<Verifier::Verified> Verifier::Verify(Purpose purpose, absl::strin
     ERR_clear_error();
     return Unauthenticated(absl::StrCat("certificate chain: ", X509_verify_cert_error_string(error)));
   }
+  // Which trusted CA vouched for the signer: the last of the verified chain.
+  std::string anchor_sha256;
+  if (STACK_OF(X509)* verified_chain = X509_STORE_CTX_get0_chain(ctx.get());
+      verified_chain != nullptr && sk_X509_num(verified_chain) > 0) {
+    IICC_ASSIGN_OR_RETURN(const std::string der, ToDer(sk_X509_value(verified_chain, sk_X509_num(verified_chain) - 1)));
+    anchor_sha256 = Sha256(der);
+  }
 
   if (!HasDigitalSignatureUsage(leaf)) {
     return Unauthenticated("signer certificate lacks the digitalSignature key usage");
   }
   if (!HasNonRepudiationUsage(leaf)) {
     return Unauthenticated("signer certificate lacks the nonRepudiation key usage (a TLS certificate cannot sign)");
+  }
+  if (HasTlsExtendedKeyUsage(leaf)) {
+    return Unauthenticated("signer certificate carries a TLS extended key usage (serverAuth or clientAuth)");
   }
   std::optional<std::string> spiffe_id = SpiffeIdOf(leaf);
   if (!spiffe_id.has_value()) {
@@ -379,7 +402,7 @@ absl::StatusOr<Verifier::Verified> Verifier::Verify(Purpose purpose, absl::strin
                                          reinterpret_cast<const unsigned char*>(message->data()), message->size()) == 1;
   ERR_clear_error();
   if (!verified) return Unauthenticated("signature does not verify");
-  return Verified{*std::move(spiffe_id), *std::move(root)};
+  return Verified{*std::move(spiffe_id), *std::move(root), std::move(anchor_sha256)};
 }
 
 }  // namespace iicc::proof

@@ -48,8 +48,9 @@ class Signer {
   // key). INVALID_ARGUMENT, naming the file and the problem, if a file cannot
   // be read, holds no certificate or key, the key is not ECDSA P-256 or not
   // the certificate's, or the certificate lacks the digitalSignature or
-  // nonRepudiation key usage, does not carry exactly one URI SAN which is a
-  // spiffe:// ID, or is not valid now. The chain is not checked against any CA here.
+  // nonRepudiation key usage, carries a TLS extended key usage (serverAuth,
+  // clientAuth), does not carry exactly one URI SAN which is a spiffe:// ID,
+  // or is not valid now. The chain is not checked against any CA here.
   static absl::StatusOr<std::unique_ptr<Signer>> Load(const std::string& cert_file, const std::string& key_file);
 
   ~Signer();
@@ -100,6 +101,7 @@ class Verifier {
   struct Verified {
     std::string signer_spiffe_id;  // The signing certificate's URI SAN.
     std::string root;              // The signed Merkle root, 32 bytes.
+    std::string anchor_sha256;     // SHA-256 of the trusted CA certificate the chain ended at (DER), 32 bytes.
   };
 
   // Verifies that `header` (serialized bytes) is leaf proof.leaf_index of a
@@ -109,8 +111,8 @@ class Verifier {
   //    header's own time, so that evidence stays verifiable after the
   //    certificate expires);
   //  - the signing certificate has the digitalSignature and nonRepudiation
-  //    key usages (so a TLS certificate never passes), an ECDSA P-256 key,
-  //    and exactly one URI SAN, a spiffe:// ID;
+  //    key usages and no TLS extended key usage (so a TLS certificate never
+  //    passes), an ECDSA P-256 key, and exactly one URI SAN, a spiffe:// ID;
   //  - that ID equals `expected_signer`, unless `expected_signer` is empty.
   // UNAUTHENTICATED otherwise, with a message free of record data, e.g.
   // "signature does not verify", "merkle path: ...", "no certificate chain",

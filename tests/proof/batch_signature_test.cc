@@ -423,6 +423,12 @@ TEST_F(BatchSignatureTest, SigningCertificateMustBeFitForSigning) {
        "keyUsage=critical,digitalSignature\\nextendedKeyUsage=serverAuth,clientAuth\\nsubjectAltName=URI:spiffe://"
        "kz.iicc/gateway",
        "lacks the nonRepudiation key usage", "lacks the nonRepudiation key usage"},
+      // A CA that sets nonRepudiation on every certificate: the TLS
+      // extended key usage still gives a TLS certificate away.
+      {"tls-eku",
+       "keyUsage=critical,digitalSignature,nonRepudiation\\nextendedKeyUsage=clientAuth\\nsubjectAltName=URI:"
+       "spiffe://kz.iicc/gateway",
+       "carries a TLS extended key usage", "carries a TLS extended key usage"},
   };
   for (const Case& c : cases) {
     IssueByHand(c.name, ca, p256, c.extensions);
