@@ -223,8 +223,9 @@ std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
     }
   }
   if (config.admin().has_check_interval() &&
-      (Nanos(config.admin().check_interval()) < 10'000'000 || config.admin().check_interval().seconds() > 3600)) {
-    errors.push_back("admin.check_interval: between 10 ms and 1 hour");
+      (Nanos(config.admin().check_interval()) < 100'000'000 || config.admin().check_interval().seconds() > 3600)) {
+    // Each check is a durable write of 64 KiB: not a busy loop.
+    errors.push_back("admin.check_interval: between 100 ms and 1 hour");
   }
   if (!v1::LogLevel_IsValid(config.logging().level())) errors.push_back("logging.level: unknown value");
   if (config.has_shutdown_grace() && (Nanos(config.shutdown_grace()) < 0 || config.shutdown_grace().seconds() > 3600)) {

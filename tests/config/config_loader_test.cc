@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/substitute.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_env.h"
 
@@ -137,7 +138,36 @@ TEST_F(ConfigLoaderTest, ValidConfigPassesWithDefaults) {
   EXPECT_EQ(config->peer().max_backoff().nanos(), 0);
   ASSERT_EQ(config->ministries_size(), 2);
   EXPECT_EQ(config->ministries(1).spiffe_id(), "spiffe://kz.iicc/ministry/customs");
+  // The ops face's defaults: loopback admin, readiness every 2 s, INFO
+  // logs, 10 s to stop.
+  EXPECT_EQ(config->admin().listen_address(), "127.0.0.1:9464");
+  EXPECT_EQ(config->admin().check_interval().seconds(), 2);
+  EXPECT_EQ(config->logging().level(), v1::LOG_LEVEL_INFO);
+  EXPECT_EQ(config->shutdown_grace().seconds(), 10);
+  EXPECT_FALSE(config->ministry_face().tls().has_reload_interval());  // The provider's 60 s.
   EXPECT_TRUE(ValidateGatewayConfig(*config).empty());
+}
+
+TEST_F(ConfigLoaderTest, OpsSettingsOutOfRangeAreEachNamed) {
+  std::string text = ValidText(R"pb(
+    admin {
+      listen_address: "127.0.0.1:50051"
+      check_interval { nanos: 10000000 }
+    }
+    shutdown_grace { seconds: 7200 }
+  )pb");
+  // Both faces re-read their certificate files every half second: refused.
+  text =
+      absl::StrReplaceAll(text, {{absl::StrCat(R"(ca_file: ")", ca_, R"(" })"),
+                                  absl::StrCat(R"(ca_file: ")", ca_, R"(" reload_interval { nanos: 500000000 } })")}});
+  absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig(text, kSource);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(LineFor(config.status(), "admin.listen_address"), ::testing::HasSubstr("must differ from ministry_face"));
+  EXPECT_THAT(LineFor(config.status(), "admin.check_interval"), ::testing::HasSubstr("between 100 ms and 1 hour"));
+  EXPECT_THAT(LineFor(config.status(), "shutdown_grace"), ::testing::HasSubstr("between 0 and 1 hour"));
+  EXPECT_THAT(LineFor(config.status(), "ministry_face.tls.reload_interval"),
+              ::testing::HasSubstr("between 1 s and 1 day"));
+  EXPECT_THAT(LineFor(config.status(), "peer.tls.reload_interval"), ::testing::HasSubstr("between 1 s and 1 day"));
 }
 
 TEST_F(ConfigLoaderTest, ExplicitValuesAreKept) {
