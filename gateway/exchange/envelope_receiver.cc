@@ -115,7 +115,7 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
       if (fate.reason.has_value()) metrics::Default().Rejected(metrics::RejectStage::kInbound, *fate.reason);
       Log(LogLevel::kInfo, "record.received",
           {{"record_id", record_ids[i]},
-           {"record_type", metrics::RecordTypeLabel(fate.type)},
+           {"record_type", RecordTypeName(fate.type)},
            {"caller", peer_spiffe_id_},
            {"outcome", fate.outcome},
            {"duration_ms", duration_ms}});

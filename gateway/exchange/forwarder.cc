@@ -11,6 +11,7 @@
 #include "gateway/common/grpc_status.h"
 #include "gateway/common/log.h"
 #include "gateway/common/proto_time.h"
+#include "gateway/common/records.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/exchange/envelope_receiver.h"
 #include "gateway/exchange/peer_service.h"
@@ -312,7 +313,7 @@ void Forwarder::Account(const std::vector<store::Outcome>& outcomes,
     // The peer's reason names field paths and rules, never values.
     Log(LogLevel::kInfo, "record.delivered",
         {{"record_id", outcome.record_id},
-         {"record_type", metrics::RecordTypeLabel(header.record_type())},
+         {"record_type", RecordTypeName(header.record_type())},
          {"caller", options_.peer_spiffe_id},
          {"outcome", delivered ? "delivered" : absl::StrCat("rejected by the peer: ", PeerText(outcome.reason))},
          {"duration_ms", absl::StrCat(absl::ToDoubleMilliseconds(latency))}});

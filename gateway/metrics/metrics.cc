@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "gateway/common/records.h"
 
 #ifndef IICC_VERSION
 #error "IICC_VERSION must be defined by the build"
@@ -81,19 +82,6 @@ size_t TypeIndex(v1::RecordType type) {
 
 }  // namespace
 
-absl::string_view RecordTypeLabel(v1::RecordType type) {
-  switch (type) {
-    case v1::RECORD_TYPE_ENTERPRISE:
-      return "enterprise";
-    case v1::RECORD_TYPE_CARGO:
-      return "cargo";
-    case v1::RECORD_TYPE_INVESTMENT:
-      return "investment";
-    default:
-      return "unspecified";
-  }
-}
-
 const char* BuildVersion() { return IICC_VERSION; }
 
 struct Metrics::Impl {
@@ -136,7 +124,7 @@ Metrics::Metrics(std::string version, std::string jurisdiction) : impl_(std::mak
                        .Help("Records received from the peer and stored in the inbox, by record type.")
                        .Register(m.registry);
   for (size_t i = 0; i < kRecordTypes.size(); ++i) {
-    const std::string type(RecordTypeLabel(kRecordTypes[i]));
+    const std::string type(RecordTypeName(kRecordTypes[i]));
     m.submitted[i] = &submitted.Add({{"record_type", type}});
     m.delivered[i] = &delivered.Add({{"record_type", type}});
     m.received[i] = &received.Add({{"record_type", type}});

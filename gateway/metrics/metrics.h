@@ -91,10 +91,6 @@ Metrics& Default();
 // This build's version (the CMake project version), e.g. "0.1.0".
 const char* BuildVersion();
 
-// The lower-case label value of a record type: "enterprise", "cargo",
-// "investment" ("unspecified" otherwise).
-absl::string_view RecordTypeLabel(v1::RecordType type);
-
 }  // namespace iicc::metrics
 
 #endif  // IICC_GATEWAY_METRICS_METRICS_H_

@@ -41,7 +41,7 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
   // The request_id is the caller's text: it is not logged.
   Log(LogLevel::kInfo, "record.submitted",
       {{"record_id", response.ok() ? response->record_id() : ""},
-       {"record_type", metrics::RecordTypeLabel(type)},
+       {"record_type", RecordTypeName(type)},
        {"caller", identity},
        {"outcome", outcome},
        {"duration_ms", absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start))}});
