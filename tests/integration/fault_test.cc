@@ -278,28 +278,9 @@ bool HealthBecomes(const std::shared_ptr<grpc::Channel>& channel, int status) {
   return false;
 }
 
-// Submits `record` with `request_id`; returns the call's status and sets
-// `record_id` when it was accepted.
-grpc::Status TrySubmit(v1::MinistryGateway::Stub& stub, const std::string& request_id, const v1::Record& record,
-                       std::string* record_id) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-  v1::SubmitResponse response;
-  const grpc::Status status = stub.Submit(&context, MakeSubmit(request_id, record), &response);
-  if (status.ok()) *record_id = response.record_id();
-  return status;
-}
-
 // The state of `record_id` by GetRecordStatus (UNSPECIFIED if the call fails).
 v1::DeliveryState StateOf(v1::MinistryGateway::Stub& stub, const std::string& record_id) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  v1::GetRecordStatusRequest request;
-  request.set_record_id(record_id);
-  v1::RecordStatus status;
-  const grpc::Status rpc = stub.GetRecordStatus(&context, request, &status);
-  EXPECT_TRUE(rpc.ok()) << record_id << ": " << rpc.error_code() << ": " << rpc.error_message();
-  return status.state();
+  return RecordStatusOf(stub, record_id).state();
 }
 
 // Writes to `path` until its file system is full; returns the bytes written.

@@ -405,17 +405,6 @@ v1::Record BulkyCargo(const std::string& consignment_id) {
   return record;
 }
 
-// Submits `record`; the call's status, `record_id` set when accepted.
-grpc::Status TrySubmit(v1::MinistryGateway::Stub& stub, const std::string& request_id, const v1::Record& record,
-                       std::string* record_id) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-  v1::SubmitResponse response;
-  const grpc::Status status = stub.Submit(&context, MakeSubmit(request_id, record), &response);
-  if (status.ok()) *record_id = response.record_id();
-  return status;
-}
-
 // A GetRecordStatus call for an id no record has: a NOT_FOUND answer is a
 // full round trip over the channel.
 grpc::StatusCode ProbeCall(const std::shared_ptr<grpc::Channel>& channel) {

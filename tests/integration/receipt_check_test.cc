@@ -249,18 +249,6 @@ std::vector<v1::AuditEntry> WaitForReceiptInvalid(const std::string& db_path, co
   }
 }
 
-// GetRecordStatus of `record_id`; a test failure if the call fails.
-v1::RecordStatus StatusOf(v1::MinistryGateway::Stub& stub, const std::string& record_id) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  v1::GetRecordStatusRequest request;
-  request.set_record_id(record_id);
-  v1::RecordStatus status;
-  const grpc::Status rpc = stub.GetRecordStatus(&context, request, &status);
-  EXPECT_TRUE(rpc.ok()) << record_id << ": " << rpc.error_code() << ": " << rpc.error_message();
-  return status;
-}
-
 // The SHA-256 of each of `receipts`, as the gateway audits a receipt.
 std::set<std::string> DigestsOf(const std::vector<v1::Receipt>& receipts) {
   std::set<std::string> digests;
@@ -433,7 +421,7 @@ TEST_F(ReceiptCheckTest, BadReceiptsLeaveTheRecordQueuedAndAuditedUntilAGenuineO
     }
     std::cout << "[ refused  ] " << c.name << ": " << invalid.front().detail() << "\n";
 
-    const v1::RecordStatus queued = StatusOf(*stub, record_id);
+    const v1::RecordStatus queued = RecordStatusOf(*stub, record_id);
     EXPECT_EQ(queued.state(), v1::DELIVERY_STATE_QUEUED);
     EXPECT_FALSE(queued.has_receipt());
     EXPECT_FALSE(queued.has_delivered_time());
@@ -524,7 +512,7 @@ TEST_F(ReceiptCheckTest, ReceiptThatIsNotEvidenceLeavesTheRecordQueued) {
     const std::string record_id = SubmitOrFail(*stub, request_id, NumberedCargo(request_id));
     ASSERT_FALSE(record_id.empty());
     const std::vector<v1::AuditEntry> invalid = WaitForReceiptInvalid(kz_.db_path(), record_id, 1);
-    const v1::RecordStatus status = StatusOf(*stub, record_id);
+    const v1::RecordStatus status = RecordStatusOf(*stub, record_id);
     EXPECT_EQ(status.state(), v1::DELIVERY_STATE_QUEUED)
         << v1::DeliveryState_Name(status.state()) << ", reason \"" << status.reason() << "\"";
     ASSERT_FALSE(invalid.empty());

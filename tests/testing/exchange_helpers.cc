@@ -17,6 +17,27 @@ std::string SubmitOrFail(v1::MinistryGateway::Stub& stub, const std::string& req
   return response.record_id();
 }
 
+grpc::Status TrySubmit(v1::MinistryGateway::Stub& stub, const std::string& request_id, const v1::Record& record,
+                       std::string* record_id) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  v1::SubmitResponse response;
+  const grpc::Status status = stub.Submit(&context, MakeSubmit(request_id, record), &response);
+  if (status.ok()) *record_id = response.record_id();
+  return status;
+}
+
+v1::RecordStatus RecordStatusOf(v1::MinistryGateway::Stub& stub, const std::string& record_id) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  v1::GetRecordStatusRequest request;
+  request.set_record_id(record_id);
+  v1::RecordStatus status;
+  const grpc::Status rpc = stub.GetRecordStatus(&context, request, &status);
+  EXPECT_TRUE(rpc.ok()) << record_id << ": " << rpc.error_code() << ": " << rpc.error_message();
+  return status;
+}
+
 std::vector<v1::InboundRecord> ListAllInbound(v1::MinistryGateway::Stub& stub) {
   std::vector<v1::InboundRecord> all;
   v1::ListInboundRecordsRequest request;

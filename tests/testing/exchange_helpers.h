@@ -15,6 +15,14 @@ namespace iicc::testing {
 // test failure.
 std::string SubmitOrFail(v1::MinistryGateway::Stub& stub, const std::string& request_id, const v1::Record& record);
 
+// Submits `record` with `request_id`; returns the call's status and sets
+// `record_id` when it was accepted (refusals are the caller's to check).
+grpc::Status TrySubmit(v1::MinistryGateway::Stub& stub, const std::string& request_id, const v1::Record& record,
+                       std::string* record_id);
+
+// GetRecordStatus of `record_id`; a test failure if the call fails.
+v1::RecordStatus RecordStatusOf(v1::MinistryGateway::Stub& stub, const std::string& record_id);
+
 // Every inbound record, in sequence order (pages through
 // ListInboundRecords). A test failure if a call fails.
 std::vector<v1::InboundRecord> ListAllInbound(v1::MinistryGateway::Stub& stub);
