@@ -428,6 +428,21 @@ bool Eventually(Condition condition, absl::Duration timeout) {
   return true;
 }
 
+// Polls /readyz until it answers `status` (within 5 s: readiness is checked
+// every 200 ms in tests); the last answer, with a test failure if it never
+// did.
+HttpAnswer ReadyzBecomes(const GatewayProcess& gateway, int status) {
+  HttpAnswer readyz;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        readyz = HttpGet(gateway.admin_port(), "/readyz");
+        return readyz.status == status;
+      },
+      absl::Seconds(5)))
+      << readyz.status << " " << readyz.body;
+  return readyz;
+}
+
 double SecondsOf(const google::protobuf::Timestamp& t) { return t.seconds() + t.nanos() / 1e9; }
 
 class OpsTest : public ::testing::Test {
@@ -711,14 +726,7 @@ TEST_F(OpsTest, UnwritableStoreIsNotReady) {
   std::cout << "[ full     ] " << accepted << " bulky records accepted before the first refusal\n";
 
   // Within a few check intervals (200 ms here), readiness follows.
-  HttpAnswer readyz;
-  EXPECT_TRUE(Eventually(
-      [&] {
-        readyz = HttpGet(kz_.admin_port(), "/readyz");
-        return readyz.status == 503;
-      },
-      absl::Seconds(5)))
-      << readyz.status << " " << readyz.body;
+  HttpAnswer readyz = ReadyzBecomes(kz_, 503);
   EXPECT_THAT(readyz.body, ::testing::StartsWith("not ready:\n"));
   EXPECT_THAT(readyz.body, HasSubstr("store: "));
   EXPECT_THAT(readyz.body, ::testing::Not(HasSubstr("certificates:")));
@@ -782,14 +790,7 @@ TEST_F(OpsTest, BrokenCertificateFileIsNotReadyUntilRepaired) {
   };
   replace(ministry_cert, "not a certificate\n");
 
-  HttpAnswer readyz;
-  EXPECT_TRUE(Eventually(
-      [&] {
-        readyz = HttpGet(kz_.admin_port(), "/readyz");
-        return readyz.status == 503;
-      },
-      absl::Seconds(5)))
-      << readyz.status << " " << readyz.body;
+  HttpAnswer readyz = ReadyzBecomes(kz_, 503);
   EXPECT_THAT(readyz.body, ::testing::StartsWith("not ready:\n"));
   EXPECT_THAT(readyz.body, HasSubstr("certificates: ministry_tls " + ministry_cert));
   EXPECT_THAT(readyz.body, ::testing::Not(HasSubstr("store:")));
@@ -806,13 +807,7 @@ TEST_F(OpsTest, BrokenCertificateFileIsNotReadyUntilRepaired) {
   }
 
   replace(ministry_cert, good);
-  EXPECT_TRUE(Eventually(
-      [&] {
-        readyz = HttpGet(kz_.admin_port(), "/readyz");
-        return readyz.status == 200;
-      },
-      absl::Seconds(5)))
-      << readyz.status << " " << readyz.body;
+  readyz = ReadyzBecomes(kz_, 200);
   EXPECT_EQ(readyz.body, "ready\n");
   EXPECT_EQ(ServingStatusOf(kz_.MinistryChannel()), kServing);
   EXPECT_EQ(ServingStatusOf(PeerFaceChannel(kz_)), kServing);
