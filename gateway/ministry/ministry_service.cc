@@ -156,6 +156,8 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord
   SubscribeReactor(int64_t after, std::vector<v1::RecordType> types, const InboxReader* reader, SequenceNotifier* inbox,
                    ThreadPool* workers)
       : cursor_(after), types_(std::move(types)), reader_(reader), inbox_(inbox), workers_(workers) {
+    // Tells the subscriber at once that it is subscribed, before any record.
+    StartSendInitialMetadata();
     workers_->Schedule([this] { Fetch(); });
   }
 

@@ -1164,6 +1164,9 @@ TEST_F(OpsTest, IdleMinistryStreamsDoNotHoldTheStop) {
   // The subscriber waits in Read, as a real one does.
   grpc::ClientContext subscribe_context;
   auto subscription = stub->Subscribe(&subscribe_context, v1::SubscribeRequest());
+  // Subscribed for real: a call gRPC has not yet handed to the service when
+  // the stop begins is cancelled by gRPC itself (grpc/grpc#41785).
+  subscription->WaitForInitialMetadata();
   absl::Notification subscription_ended;
   grpc::Status subscription_status;
   std::thread subscriber([&] {
