@@ -77,7 +77,6 @@ Forwarder::LinkState Forwarder::link_state() const {
 }
 
 void Forwarder::SetLinkUp(bool up, absl::string_view error) {
-  link_up_ = up;
   absl::MutexLock lock(&state_mu_);
   if (state_.up != up) state_.since = absl::Now();
   state_.up = up;

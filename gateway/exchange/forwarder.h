@@ -6,7 +6,6 @@
 #ifndef IICC_GATEWAY_EXCHANGE_FORWARDER_H_
 #define IICC_GATEWAY_EXCHANGE_FORWARDER_H_
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -68,12 +67,7 @@ class Forwarder {
   };
   LinkState link_state() const;
 
-  // True while a Deliver stream is open and answering.
-  bool link_up() const { return link_up_.load(); }
-
  private:
-  class Session;
-
   void Run();
   // One Deliver stream, until it fails or Stop(). Sets `connected` when the
   // receiver accepted the stream (the backoff starts again from its initial
@@ -97,7 +91,6 @@ class Forwarder {
   const proof::Verifier* const verifier_;
   std::unique_ptr<v1::PeerExchange::Stub> stub_;
   SequenceNotifier* const outbox_;
-  std::atomic<bool> link_up_{false};
 
   mutable absl::Mutex state_mu_;
   LinkState state_ ABSL_GUARDED_BY(state_mu_);
