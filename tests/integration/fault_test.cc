@@ -327,13 +327,7 @@ class FaultTest : public ::testing::Test {
   // Stops both gateways, verifies both audit chains, and unmounts what the
   // test mounted (also after a failed assertion).
   void TearDown() override {
-    // Both at once: each one's forwarder ends its stream to the other, so
-    // neither waits for the other's open stream.
-    kz_.Signal(SIGTERM);
-    uz_.Signal(SIGTERM);
-    for (GatewayProcess* gateway : {&kz_, &uz_}) {
-      if (gateway->WaitExit(absl::Seconds(15)) == -1) gateway->Kill();
-    }
+    StopTogether({&kz_, &uz_});
     for (const GatewayProcess* gateway : {&kz_, &uz_}) {
       if (access(gateway->db_path().c_str(), F_OK) != 0) continue;
       int64_t entries = 0;

@@ -453,11 +453,7 @@ class OpsTest : public ::testing::Test {
   // other), then checks both audit chains.
   void TearDown() override {
     uz_.Signal(SIGCONT);
-    kz_.Signal(SIGTERM);
-    uz_.Signal(SIGTERM);
-    for (GatewayProcess* gateway : {&kz_, &uz_}) {
-      if (gateway->WaitExit(absl::Seconds(15)) == -1) gateway->Kill();
-    }
+    StopTogether({&kz_, &uz_});
     for (const GatewayProcess* gateway : {&kz_, &uz_}) {
       if (access(gateway->db_path().c_str(), F_OK) != 0) continue;
       const std::string verify =

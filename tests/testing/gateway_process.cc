@@ -188,6 +188,15 @@ std::shared_ptr<grpc::Channel> MutualTlsChannel(const std::string& address, cons
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
 }
 
+void StopTogether(const std::vector<GatewayProcess*>& gateways, absl::Duration timeout) {
+  for (GatewayProcess* gateway : gateways) {
+    if (gateway->Running()) gateway->Signal(SIGTERM);
+  }
+  for (GatewayProcess* gateway : gateways) {
+    if (gateway->Running() && gateway->WaitExit(timeout) == -1) gateway->Kill();
+  }
+}
+
 v1::Record SampleRecord(const std::string& name) {
   v1::Record record;
   const std::string json = ReadFileOrEmpty(SourceDir() + "/clients/examples/" + name + ".json");

@@ -99,6 +99,11 @@ class GatewayProcess {
   pid_t pid_ = -1;
 };
 
+// SIGTERM to every gateway at once (each one's forwarder then ends its
+// stream to the others, so none waits for another's open stream); waits for
+// each to exit, and kills any still running after `timeout`.
+void StopTogether(const std::vector<GatewayProcess*>& gateways, absl::Duration timeout = absl::Seconds(15));
+
 // The sample records of clients/examples/ (enterprise.json, cargo.json,
 // investment.json).
 v1::Record SampleRecord(const std::string& name);
