@@ -99,8 +99,8 @@ done
 
 say "What operators see (the admin face: /readyz and a few lines of /metrics)"
 for side in kz uz; do
-  port=9461
-  [ "$side" = uz ] && port=9462
+  port=9101
+  [ "$side" = uz ] && port=9102
   python3 - "$side" "$port" <<'PY'
 import sys, urllib.request, urllib.error
 side, port = sys.argv[1], sys.argv[2]
