@@ -1,8 +1,6 @@
 #include "clients/cli/commands.h"
 
-#include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/security/credentials.h>
 
 #include <algorithm>
 #include <cctype>
@@ -13,7 +11,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "clients/cli/cli_internal.h"
 #include "gateway/common/digest.h"
+#include "gateway/common/files.h"
 #include "gateway/common/grpc_status.h"
 #include "gateway/common/log.h"
 #include "gateway/policy/policy_engine.h"
@@ -24,64 +24,10 @@
 namespace iicc::cli {
 namespace {
 
-constexpr int kDeadlineSeconds = 30;
-
 bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  *out = contents.str();
-  return true;
-}
-
-std::shared_ptr<grpc::Channel> Connect(const Connection& connection, bool* ok) {
-  grpc::SslCredentialsOptions ssl;
-  *ok = ReadFile(connection.ca_file, &ssl.pem_root_certs) && ReadFile(connection.cert_file, &ssl.pem_cert_chain) &&
-        ReadFile(connection.key_file, &ssl.pem_private_key);
-  if (!*ok) {
-    std::fprintf(stderr, "iicc-cli: cannot read --ca, --cert or --key\n");
-    return nullptr;
-  }
-  return grpc::CreateChannel(connection.target, grpc::SslCredentials(ssl));
-}
-
-void SetDeadline(grpc::ClientContext* context) {
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kDeadlineSeconds));
-}
-
-int ExitFor(const grpc::Status& status) {
-  if (status.ok()) return kExitOk;
-  std::fprintf(stderr, "iicc-cli: %s: %s\n", StatusCodeName(static_cast<absl::StatusCode>(status.error_code())).c_str(),
-               status.error_message().c_str());
-  switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return kExitUnavailable;
-    default:
-      return kExitRefused;
-  }
-}
-
-// A request id derived from the record's content: resubmitting the same
-// record (a retry after a lost answer) is then answered, not duplicated.
-std::string ContentRequestId(const v1::Record& record) {
-  return "sha256-" + HexEncode(Sha256(SerializeDeterministic(record)).substr(0, 16));
-}
-
-// Parses one JSON value as a SubmitRequest ({"request_id":..,"record":..})
-// or as a bare Record ({"cargo": ...}).
-bool ParseSubmitRequest(const std::string& json, v1::SubmitRequest* request, std::string* error) {
-  google::protobuf::util::JsonParseOptions options;
-  if (google::protobuf::util::JsonStringToMessage(json, request, options).ok() && request->has_record()) {
-    return true;
-  }
-  request->Clear();
-  const auto status = google::protobuf::util::JsonStringToMessage(json, request->mutable_record(), options);
-  if (!status.ok()) {
-    *error = std::string(status.message());
-    return false;
-  }
+  absl::StatusOr<std::string> contents = ReadFileToString(path);
+  if (!contents.ok()) return false;
+  *out = *std::move(contents);
   return true;
 }
 
@@ -101,34 +47,59 @@ bool ParseTypes(const std::vector<std::string>& names, google::protobuf::Repeate
   return true;
 }
 
-bool EndsWith(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-int SubmitStreamFile(v1::MinistryGateway::Stub& stub, const std::vector<v1::SubmitRequest>& requests) {
-  grpc::ClientContext context;
-  auto stream = stub.SubmitStream(&context);
-  std::thread writer([&] {
-    for (const v1::SubmitRequest& request : requests) {
-      if (!stream->Write(request)) break;
-    }
-    stream->WritesDone();
-  });
-  v1::SubmitResponse response;
-  size_t accepted = 0, refused = 0;
-  while (stream->Read(&response)) {
-    std::printf("%s\n", ToJson(response).c_str());
-    (response.has_error() ? refused : accepted)++;
-  }
-  writer.join();
-  const grpc::Status status = stream->Finish();
-  std::fprintf(stderr, "submitted %zu: %zu accepted, %zu refused\n", requests.size(), accepted, refused);
-  if (!status.ok()) return ExitFor(status);
-  if (accepted + refused != requests.size()) return kExitUnavailable;
-  return refused == 0 ? kExitOk : kExitRefused;
-}
-
 }  // namespace
+
+std::shared_ptr<grpc::Channel> ConnectOrPrint(const Connection& connection) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(connection);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "iicc-cli: %s\n", std::string(channel.status().message()).c_str());
+    return nullptr;
+  }
+  return *std::move(channel);
+}
+
+void SetDeadline(grpc::ClientContext* context) {
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kDeadlineSeconds));
+}
+
+int ExitFor(const grpc::Status& status) {
+  if (status.ok()) return kExitOk;
+  std::fprintf(stderr, "iicc-cli: %s: %s\n", StatusCodeName(static_cast<absl::StatusCode>(status.error_code())).c_str(),
+               status.error_message().c_str());
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return kExitUnavailable;
+    default:
+      return kExitRefused;
+  }
+}
+
+bool Retryable(const grpc::Status& status) {
+  // CANCELLED too: gRPC 1.51 may answer a call that meets a gateway's
+  // shutdown with CANCELLED rather than UNAVAILABLE (docs/contract.md).
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::CANCELLED ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+std::string ContentRequestId(const v1::Record& record) {
+  return "sha256-" + HexEncode(Sha256(SerializeDeterministic(record)).substr(0, 16));
+}
+
+bool ParseSubmitRequest(const std::string& json, v1::SubmitRequest* request, std::string* error) {
+  google::protobuf::util::JsonParseOptions options;
+  if (google::protobuf::util::JsonStringToMessage(json, request, options).ok() && request->has_record()) {
+    return true;
+  }
+  request->Clear();
+  const auto status = google::protobuf::util::JsonStringToMessage(json, request->mutable_record(), options);
+  if (!status.ok()) {
+    *error = std::string(status.message());
+    return false;
+  }
+  return true;
+}
 
 std::string ToJson(const google::protobuf::Message& message) {
   std::string json;
@@ -138,55 +109,9 @@ std::string ToJson(const google::protobuf::Message& message) {
   return json;
 }
 
-int Submit(const Connection& connection, const SubmitOptions& options) {
-  std::string text;
-  if (!ReadFile(options.file, &text)) {
-    std::fprintf(stderr, "iicc-cli: cannot read %s\n", options.file.c_str());
-    return kExitUsage;
-  }
-  std::vector<v1::SubmitRequest> requests;
-  if (EndsWith(options.file, ".jsonl")) {
-    std::istringstream lines(text);
-    std::string line;
-    for (int number = 1; std::getline(lines, line); ++number) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      v1::SubmitRequest& request = requests.emplace_back();
-      std::string error;
-      if (!ParseSubmitRequest(line, &request, &error)) {
-        std::fprintf(stderr, "iicc-cli: %s:%d: not a record: %s\n", options.file.c_str(), number, error.c_str());
-        return kExitUsage;
-      }
-      if (request.request_id().empty()) request.set_request_id(ContentRequestId(request.record()));
-    }
-  } else {
-    v1::SubmitRequest& request = requests.emplace_back();
-    std::string error;
-    if (!ParseSubmitRequest(text, &request, &error)) {
-      std::fprintf(stderr, "iicc-cli: %s: not a record: %s\n", options.file.c_str(), error.c_str());
-      return kExitUsage;
-    }
-    if (!options.request_id.empty()) request.set_request_id(options.request_id);
-    if (request.request_id().empty()) request.set_request_id(ContentRequestId(request.record()));
-  }
-
-  bool ok;
-  std::shared_ptr<grpc::Channel> channel = Connect(connection, &ok);
-  if (!ok) return kExitUsage;
-  auto stub = v1::MinistryGateway::NewStub(channel);
-  if (requests.size() != 1 || EndsWith(options.file, ".jsonl")) return SubmitStreamFile(*stub, requests);
-
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  v1::SubmitResponse response;
-  const grpc::Status status = stub->Submit(&context, requests[0], &response);
-  if (status.ok()) std::printf("%s\n", ToJson(response).c_str());
-  return ExitFor(status);
-}
-
 int Status(const Connection& connection, const std::string& record_id) {
-  bool ok;
-  std::shared_ptr<grpc::Channel> channel = Connect(connection, &ok);
-  if (!ok) return kExitUsage;
+  std::shared_ptr<grpc::Channel> channel = ConnectOrPrint(connection);
+  if (channel == nullptr) return kExitUsage;
   grpc::ClientContext context;
   SetDeadline(&context);
   v1::GetRecordStatusRequest request;
@@ -226,9 +151,8 @@ int Subscribe(const Connection& connection, const SubscribeOptions& options) {
   }
   google::protobuf::RepeatedField<int> types;
   if (!ParseTypes(options.types, &types)) return kExitUsage;
-  bool ok;
-  std::shared_ptr<grpc::Channel> channel = Connect(connection, &ok);
-  if (!ok) return kExitUsage;
+  std::shared_ptr<grpc::Channel> channel = ConnectOrPrint(connection);
+  if (channel == nullptr) return kExitUsage;
   auto stub = v1::MinistryGateway::NewStub(channel);
 
   int64_t printed = 0;
@@ -297,9 +221,8 @@ int List(const Connection& connection, const ListOptions& options) {
   request.set_page_size(options.page_size);
   request.set_page_token(options.page_token);
   request.set_after_sequence(options.after);
-  bool ok;
-  std::shared_ptr<grpc::Channel> channel = Connect(connection, &ok);
-  if (!ok) return kExitUsage;
+  std::shared_ptr<grpc::Channel> channel = ConnectOrPrint(connection);
+  if (channel == nullptr) return kExitUsage;
   grpc::ClientContext context;
   SetDeadline(&context);
   v1::ListInboundRecordsResponse response;
@@ -309,9 +232,8 @@ int List(const Connection& connection, const ListOptions& options) {
 }
 
 int Health(const Connection& connection, const std::string& service) {
-  bool ok;
-  std::shared_ptr<grpc::Channel> channel = Connect(connection, &ok);
-  if (!ok) return kExitUsage;
+  std::shared_ptr<grpc::Channel> channel = ConnectOrPrint(connection);
+  if (channel == nullptr) return kExitUsage;
   // grpc.health.v1.HealthCheckRequest { string service = 1; }, encoded by
   // hand: gRPC ships no C++ stub for it.
   std::string request_bytes;

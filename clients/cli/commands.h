@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "clients/cli/connection.h"
+
 namespace google::protobuf {
 class Message;
 }  // namespace google::protobuf
@@ -21,17 +23,13 @@ inline constexpr int kExitRefused = 1;      // The gateway refused something, a 
 inline constexpr int kExitUsage = 2;        // Bad flags or an unreadable / malformed input file.
 inline constexpr int kExitUnavailable = 3;  // The gateway could not be reached (or the TLS handshake failed).
 
-// How to reach a gateway's ministry face.
-struct Connection {
-  std::string target;  // host:port
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
-};
 
 struct SubmitOptions {
   std::string file;        // .json (one record) or .jsonl (one per line)
   std::string request_id;  // only for a single record; default derived from its content
+  // How long to keep sending again while the gateway is unreachable or
+  // restarting (0: one attempt). Restarts whenever the gateway answers.
+  int retry_for_seconds = 10;
 };
 
 struct SubscribeOptions {

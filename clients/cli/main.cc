@@ -1,5 +1,6 @@
 // iicc-cli: a ministry system's command line to its IICC Exchange gateway.
 // See `iicc-cli --help` and docs/contract.md.
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -19,30 +20,51 @@ std::string FromEnv(const char* name) {
 int main(int argc, char** argv) {
   CLI::App app{
       "iicc-cli: talk to an IICC Exchange gateway's ministry face over mutual TLS, and check its evidence.\n"
-      "Connection flags may also come from IICC_TARGET, IICC_CA, IICC_CERT, IICC_KEY; policy, export, verify and\n"
-      "audit run offline and need none.\n"
-      "Exit codes: 0 ok, 1 refused (by the gateway or the policy), a check failed, or the evidence is missing or\n"
-      "incomplete, 2 bad usage or input, 3 gateway unreachable."};
+      "Connection settings come from the flags below, else from IICC_TARGET, IICC_CA, IICC_CERT, IICC_KEY,\n"
+      "else from a connection file (--config, or IICC_CONFIG). policy, export, verify and audit run offline\n"
+      "and need none. Every subcommand has --help with an example."};
+  app.footer(
+      "Exit codes:\n"
+      "  0  done: every record accepted, the gateway serves, everything checked was proven\n"
+      "  1  refused: by the gateway (a status code on stderr) or the policy, a check failed, or the\n"
+      "     evidence asked for is missing or incomplete\n"
+      "  2  bad usage or input: flags, an unreadable file, a record that is not JSON of the contract\n"
+      "  3  the gateway could not be reached, or did not answer in time (retried first where safe)\n"
+      "Connection file: one 'name = value' per line, names target, ca, cert, key; relative paths are\n"
+      "relative to the file. Example: iicc-cli --config clients/cli/kz-demo.conf health\n"
+      "Docs: docs/integration.md");
   app.require_subcommand(1);
 
   iicc::cli::Connection connection{FromEnv("IICC_TARGET"), FromEnv("IICC_CA"), FromEnv("IICC_CERT"),
                                    FromEnv("IICC_KEY")};
+  std::string connection_file = FromEnv("IICC_CONFIG");
   app.add_option("--target", connection.target, "the gateway's ministry face, HOST:PORT ($IICC_TARGET)");
   app.add_option("--ca", connection.ca_file, "PEM CA certificate that signed the gateway's certificate ($IICC_CA)");
   app.add_option("--cert", connection.cert_file, "PEM client certificate of this ministry system ($IICC_CERT)");
   app.add_option("--key", connection.key_file, "PEM private key of --cert ($IICC_KEY)");
+  app.add_option("--config", connection_file,
+                 "connection file with the settings the flags and environment leave out ($IICC_CONFIG)");
 
   iicc::cli::SubmitOptions submit;
   CLI::App* submit_cmd =
       app.add_subcommand("submit",
-                         "Submit records: FILE.json holds one record, FILE.jsonl one per line (streamed).\n"
-                         "A record is {\"cargo\": {...}} (or enterprise, investment), or a SubmitRequest\n"
-                         "{\"requestId\": \"...\", \"record\": {...}}. Prints one SubmitResponse per record.\n"
+                         "Submit records: FILE.json holds one record (Submit), FILE.jsonl one per line, streamed\n"
+                         "through SubmitStream with a progress bar on a terminal. A record is {\"cargo\": {...}} (or\n"
+                         "enterprise, investment), or a SubmitRequest {\"request_id\": \"...\", \"record\": {...}}.\n"
+                         "Prints one SubmitResponse (JSON) per record on stdout, and for a .jsonl file a summary\n"
+                         "on stderr: how many were accepted, and each refusal with its line and reason. A file that\n"
+                         "does not parse is refused whole (exit 2) before anything is sent. While the gateway is\n"
+                         "unreachable or restarting, unanswered records are sent again under the same request_id.\n"
                          "Example: iicc-cli submit clients/examples/cargo.json");
   submit_cmd->add_option("FILE", submit.file, "the record file")->required();
   submit_cmd->add_option("--request-id", submit.request_id,
                          "idempotency key of a single record (default: derived from the record's content, so "
                          "resubmitting the same file is safe)");
+  submit_cmd
+      ->add_option("--retry-for", submit.retry_for_seconds,
+                   "seconds to keep sending again, under the same request_ids, while the gateway is unreachable\n"
+                   "or restarting; the wait starts over whenever the gateway answers (default 10, 0: no retry)")
+      ->check(CLI::Range(0, 86400));
 
   std::string record_id;
   CLI::App* status_cmd =
@@ -77,7 +99,9 @@ int main(int argc, char** argv) {
   health_cmd->add_option("--service", health_service, "service name (default: the whole server)");
 
   iicc::cli::PolicyTestOptions policy_test;
-  CLI::App* policy_cmd = app.add_subcommand("policy", "Work with policy files (offline).");
+  CLI::App* policy_cmd = app.add_subcommand("policy",
+                                                 "Work with policy files (offline): policy test.\n"
+                                                 "Example: iicc-cli policy test --help");
   CLI::App* policy_test_cmd = policy_cmd->add_subcommand(
       "test",
       "Show what a policy does to a record: the record after it, and which rule did what to which field.\n"
@@ -154,11 +178,19 @@ int main(int argc, char** argv) {
   if (*verify_cmd) return iicc::cli::Verify(verify);
   if (*audit_verify_cmd) return iicc::cli::AuditVerify(audit_db);
   if (*audit_export_cmd) return iicc::cli::AuditExport(audit_export);
-  if (connection.target.empty() || connection.ca_file.empty() || connection.cert_file.empty() ||
-      connection.key_file.empty()) {
+  if (!connection_file.empty()) {
+    absl::StatusOr<iicc::cli::Connection> from_file = iicc::cli::ReadConnectionFile(connection_file);
+    if (!from_file.ok()) {
+      std::fprintf(stderr, "iicc-cli: %s\n", std::string(from_file.status().message()).c_str());
+      return iicc::cli::kExitUsage;
+    }
+    iicc::cli::FillMissing(*from_file, &connection);
+  }
+  if (const std::string missing = iicc::cli::MissingSettings(connection); !missing.empty()) {
     std::fprintf(stderr,
-                 "iicc-cli: --target, --ca, --cert and --key (or IICC_TARGET, IICC_CA, IICC_CERT, IICC_KEY) "
-                 "are required\n");
+                 "iicc-cli: missing %s: give the flags, set IICC_TARGET, IICC_CA, IICC_CERT, IICC_KEY, or name a "
+                 "connection file with --config\n",
+                 missing.c_str());
     return iicc::cli::kExitUsage;
   }
   if (*submit_cmd) return iicc::cli::Submit(connection, submit);

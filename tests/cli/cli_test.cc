@@ -2,8 +2,10 @@
 // it needs one.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -35,6 +37,13 @@ int Cli(const TempDir& dir, const std::string& args, std::string* out, std::stri
   *out = ReadFileOrEmpty(dir.File("out"));
   if (err != nullptr) *err = ReadFileOrEmpty(dir.File("err"));
   return code;
+}
+
+// `message` as one line of JSON (protobuf's JSON mapping).
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  std::string json;
+  EXPECT_TRUE(google::protobuf::util::MessageToJsonString(message, &json).ok());
+  return json;
 }
 
 TEST(CliPolicyTest, ShowsTheRecordAfterTheOutboundPolicyAndTheRulesThatActed) {
@@ -112,12 +121,123 @@ TEST(CliGatewayTest, SubmitsReadsStatusesAndExitsWithDocumentedCodes) {
            dir.File("batch.jsonl") + "'");
   EXPECT_EQ(Cli(dir, connection + "submit '" + dir.File("batch.jsonl") + "'", &out, &err), 1);
   EXPECT_THAT(err, HasSubstr("submitted 2: 1 accepted, 1 refused"));
+  // The summary names each refusal by its line, with the gateway's reason.
+  EXPECT_THAT(err, HasSubstr("line 2: INVALID_ARGUMENT: invalid request: record.cargo."));
+  // A line that is not a record refuses the whole file before anything is
+  // sent: nothing is accepted, the answer is usage (2).
+  RunShell("(echo '{\"cargo\": {}}'; echo 'not json') > '" + dir.File("broken.jsonl") + "'");
+  EXPECT_EQ(Cli(dir, connection + "submit '" + dir.File("broken.jsonl") + "'", &out, &err), 2);
+  EXPECT_THAT(err, HasSubstr("broken.jsonl:2: not a record"));
+  EXPECT_EQ(out, "");
 
   EXPECT_EQ(Cli(dir, connection + "health", &out), 0);
   EXPECT_THAT(out, HasSubstr("SERVING"));
   EXPECT_EQ(Cli(dir, connection + "submit /nonexistent.json", &out), 2);
   kz.Kill();
   EXPECT_EQ(Cli(dir, connection + "health", &out), 3);
+  EXPECT_EQ(Cli(dir, connection + "submit --retry-for 0 clients/examples/cargo.json", &out, &err), 3);
+  EXPECT_THAT(err, HasSubstr("UNAVAILABLE"));
+}
+
+// The connection settings from a file beside the certificates: its relative
+// paths resolve against the file, not the working directory, and flags and
+// the environment win over it.
+TEST(CliConnectionFileTest, SettingsComeFromTheFileRelativeToItUnderFlagsAndEnvironment) {
+  TempDir dir;
+  TestPki pki(dir.File("pki"));
+  PairPorts ports;
+  GatewayProcess kz("kz", pki, dir.path(), ports);
+  kz.StartAndWait();
+  // The file lives in the PKI's kz directory and names the files beside it;
+  // Cli() runs from the source tree.
+  const std::string file = pki.File("kz", "cli.conf");
+  RunShell(absl::StrCat("printf '# the KZ ministry system\\n\\ntarget = 127.0.0.1:", kz.ministry_port(),
+                        "\\nca = ca.crt\\ncert = ministry-client.crt\\n  key=ministry-client.key  \\n' > '", file,
+                        "'"));
+  std::string out, err;
+  ASSERT_EQ(Cli(dir, "--config '" + file + "' health", &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("SERVING"));
+  ASSERT_EQ(Cli(dir, "--config '" + file + "' submit clients/examples/cargo.json", &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("DELIVERY_STATE_QUEUED"));
+  // IICC_CONFIG names it too.
+  EXPECT_EQ(Cli(dir, "health", &out, &err), 2);
+  EXPECT_THAT(err, HasSubstr("missing --target, --ca, --cert, --key"));
+  EXPECT_EQ(RunShell(absl::StrCat("cd '", SourceDir(), "' && IICC_CONFIG='", file, "' '", BinDir(),
+                                  "/iicc-cli' health >/dev/null")),
+            0);
+  // A flag wins over the file: this target has nothing listening.
+  ReservedPort closed;
+  EXPECT_EQ(Cli(dir, absl::StrCat("--config '", file, "' --target 127.0.0.1:", closed.port(), " health"), &out), 3);
+  // So does the environment.
+  EXPECT_EQ(RunShell(absl::StrCat("cd '", SourceDir(), "' && IICC_TARGET=127.0.0.1:", closed.port(), " '", BinDir(),
+                                  "/iicc-cli' --config '", file, "' health >/dev/null 2>&1")),
+            3);
+
+  // Mistakes name the file and line.
+  RunShell("printf 'target = x:1\\nport = 5\\n' > '" + dir.File("bad.conf") + "'");
+  EXPECT_EQ(Cli(dir, "--config '" + dir.File("bad.conf") + "' health", &out, &err), 2);
+  EXPECT_THAT(err, HasSubstr("bad.conf:2: unknown setting 'port' (target, ca, cert, key)"));
+  EXPECT_EQ(Cli(dir, "--config '" + dir.File("missing.conf") + "' health", &out, &err), 2);
+  EXPECT_THAT(err, HasSubstr("missing.conf"));
+}
+
+// A JSON-lines file streamed while the gateway is killed (SIGKILL) and comes
+// back on its port: the CLI sends what was not answered again, under the same
+// request_ids, and every record is accepted exactly once.
+TEST(CliSubmitStreamTest, AKilledAndRestartedGatewayLosesAndDuplicatesNothing) {
+  TempDir dir;
+  TestPki pki(dir.File("pki"));
+  PairPorts ports;
+  GatewayProcess kz("kz", pki, dir.path(), ports);
+  GatewayProcess uz("uz", pki, dir.path(), ports);
+  kz.StartAndWait();
+  uz.StartAndWait();
+  constexpr int kRecords = 1500;
+  {
+    std::ofstream lines(dir.File("batch.jsonl"));
+    for (int i = 0; i < kRecords; ++i) {
+      lines << ToJsonLine(NumberedCargo(absl::StrCat("KZ-ATM-2026-", 100000 + i))) << "\n";
+    }
+  }
+  const std::string connection =
+      absl::StrCat("--target 127.0.0.1:", kz.ministry_port(), " --ca '", pki.File("kz", "ca.crt"), "' --cert '",
+                   pki.File("kz", "ministry-client.crt"), "' --key '", pki.File("kz", "ministry-client.key"), "' ");
+  RunShell(absl::StrCat("('", BinDir(), "/iicc-cli' ", connection, "submit --retry-for 30 '", dir.File("batch.jsonl"),
+                        "' >'", dir.File("out"), "' 2>'", dir.File("err"), "'; echo $? >'", dir.File("code"),
+                        "') &"));
+  // Kill it once some records are answered and many are not.
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  auto answered = [&] {
+    const std::string out = ReadFileOrEmpty(dir.File("out"));
+    return std::count(out.begin(), out.end(), '\n');
+  };
+  while (answered() < 100 && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_GE(answered(), 100);
+  ASSERT_LT(answered(), kRecords) << "the gateway answered everything before the kill: make the batch larger";
+  kz.Kill();
+  absl::SleepFor(absl::Seconds(1));
+  kz.StartAndWait();
+  while (ReadFileOrEmpty(dir.File("code")).empty() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_EQ(ReadFileOrEmpty(dir.File("code")), "0\n") << ReadFileOrEmpty(dir.File("err"));
+  EXPECT_THAT(ReadFileOrEmpty(dir.File("err")), HasSubstr(absl::StrCat("submitted ", kRecords, ": ", kRecords,
+                                                                          " accepted, 0 refused")));
+  // One answer per line, each a different record.
+  std::set<std::string> record_ids;
+  std::istringstream out(ReadFileOrEmpty(dir.File("out")));
+  int lines = 0;
+  for (std::string line; std::getline(out, line); ++lines) {
+    const auto at = line.find("\"record_id\":\"");
+    ASSERT_NE(at, std::string::npos) << line;
+    record_ids.insert(line.substr(at + 13, 36));
+  }
+  EXPECT_EQ(lines, kRecords);
+  EXPECT_EQ(record_ids.size(), static_cast<size_t>(kRecords));
+  // And UZ receives exactly these, each once.
+  const std::vector<v1::InboundRecord> received = WaitForInbound(*uz.MinistryStub(), kRecords, absl::Seconds(60));
+  std::vector<std::string> ids = RecordIds(received);
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), record_ids);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kRecords));
+  StopTogether({&kz, &uz});
 }
 
 // ---------------------------------------------------------------------------
