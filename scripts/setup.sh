@@ -11,7 +11,7 @@ PACKAGES=(
   libabsl-dev libssl-dev openssl libsqlite3-dev sqlite3
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   prometheus-cpp-dev libcpp-httplib-dev prometheus
-  python3 python3-protobuf
+  python3 python3-protobuf python3-grpcio
 )
 # The version of buf that scripts/test.sh runs (npm package @bufbuild/buf).
 BUF_VERSION=1.47.2
