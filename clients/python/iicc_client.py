@@ -199,28 +199,45 @@ def to_json(message: Message) -> str:
 
 
 def read_submit_request(path: str) -> gateway_pb2.SubmitRequest:
-    """A SubmitRequest from a JSON file holding one, or a bare Record."""
+    """A SubmitRequest from a JSON file holding one, or a bare Record.
+
+    An object with a "record" or "request_id" key is a SubmitRequest; any
+    other is a Record. Errors name the place (line and column, or the field)
+    and never quote the file's content: it holds personal data.
+    """
     try:
         with open(path, encoding="utf-8") as json_file:
             text = json_file.read()
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror}") from error
     try:
-        request = json_format.Parse(text, gateway_pb2.SubmitRequest())
-        if request.HasField("record"):
-            return request
-    except json_format.ParseError:
-        pass
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path}: not JSON: {error.msg} at line {error.lineno} "
+                         f"column {error.colno}") from error
+    is_request = isinstance(value, dict) and bool({"record", "request_id", "requestId"} & set(value))
     try:
-        return gateway_pb2.SubmitRequest(record=json_format.Parse(text, records_pb2.Record()))
+        if is_request:
+            return json_format.ParseDict(value, gateway_pb2.SubmitRequest())
+        return gateway_pb2.SubmitRequest(record=json_format.ParseDict(value, records_pb2.Record()))
     except json_format.ParseError as error:
-        raise UsageError(f"{path}: not a record: {_without_values(str(error))}") from error
+        raise UsageError(f"{path}: not a record: {_describe_parse_error(str(error))}") from error
 
 
-def _without_values(message: str) -> str:
-    # json_format quotes the offending value ('Couldn't parse integer: "x"'):
-    # that may be a name or an id, and stderr often ends up in a log.
-    return re.sub(r':\s*"[^"]*"', ': "..."', message)
+def _describe_parse_error(message: str) -> str:
+    """What json_format's error says, without the value it quotes.
+
+    Its messages quote the offending value ('Failed to parse gross_kg field:
+    could not convert string to float: "Aidos"'), and stderr often ends up in
+    a log: keep the field's place and the kind of fault only.
+    """
+    unknown = re.search(r'has no field named "([^"]*)" at "([^"]*)"', message)
+    if unknown:
+        return f"{unknown.group(2)}: unknown field {unknown.group(1)}"
+    where = re.search(r' at "([^"]*)"', message)
+    nested = re.findall(r'Failed to parse (\w+) field', message)
+    field = ".".join(([where.group(1)] if where else []) + nested)
+    return f"{field or 'a field'}: a value of the wrong type or out of range"
 
 
 def print_rpc_error(error: grpc.RpcError) -> int:
@@ -241,7 +258,7 @@ def print_rpc_error(error: grpc.RpcError) -> int:
 
 def run_submit(stub: gateway_grpc.MinistryGatewayStub, args: argparse.Namespace) -> int:
     """`submit FILE`: prints the SubmitResponse."""
-    request = read_submit_request(args.file)
+    request = args.request
     if args.request_id:
         request.request_id = args.request_id
     if not request.request_id:
@@ -258,7 +275,10 @@ def run_status(stub: gateway_grpc.MinistryGatewayStub, args: argparse.Namespace)
 
 def run_subscribe(stub: gateway_grpc.MinistryGatewayStub, args: argparse.Namespace) -> int:
     """`subscribe`: prints InboundRecords after the cursor; pages, or --follow streams."""
-    cursor = read_cursor(args.cursor_file) if args.cursor_file else args.after
+    # A cursor file that exists wins; before its first record, --after says
+    # where to start.
+    use_file = args.cursor_file and os.path.exists(args.cursor_file)
+    cursor = read_cursor(args.cursor_file) if use_file else args.after
     types = [RECORD_TYPES[name] for name in args.type or ()]
     if args.follow:
         records = follow(stub, cursor, types)
@@ -356,6 +376,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)  # Exits 2 on bad usage.
     try:
+        # Read the input first: a bad record is a usage error even when the
+        # certificates are wrong too.
+        if args.command == "submit":
+            args.request = read_submit_request(args.file)
         with connect(args.target, args.ca, args.cert, args.key) as channel:
             return args.run(gateway_grpc.MinistryGatewayStub(channel), args)
     except UsageError as error:
