@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(policy_loader_fuzz record_validation_fuzz)
+[ ${#targets[@]} -gt 0 ] || targets=(policy_loader_fuzz record_validation_fuzz envelope_receiver_fuzz config_loader_fuzz cli_record_json_fuzz)
 
 scripts/setup.sh
 command -v clang++ >/dev/null || { apt-get install -y -qq clang >/dev/null; }

@@ -11,6 +11,7 @@
 #include <grpcpp/support/status.h>
 
 #include "clients/cli/connection.h"
+#include "clients/cli/record_json.h"  // ParseSubmitRequest, ContentRequestId
 #include "iicc/v1/ministry_gateway.pb.h"
 
 namespace iicc::cli {
@@ -31,14 +32,6 @@ int ExitFor(const grpc::Status& status);
 // Whether a call that ended with `status` may be sent again unchanged, with
 // the same request_id: the gateway was unreachable, shutting down, or busy.
 bool Retryable(const grpc::Status& status);
-
-// Parses one JSON value as a SubmitRequest ({"request_id": .., "record": ..})
-// or as a bare Record ({"cargo": {...}}). On failure, `error` says why.
-bool ParseSubmitRequest(const std::string& json, v1::SubmitRequest* request, std::string* error);
-
-// A request_id derived from the record's content: resubmitting the same
-// record (a retry after a lost answer) is then answered, not duplicated.
-std::string ContentRequestId(const v1::Record& record);
 
 }  // namespace iicc::cli
 

@@ -83,24 +83,6 @@ bool Retryable(const grpc::Status& status) {
          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
 
-std::string ContentRequestId(const v1::Record& record) {
-  return "sha256-" + HexEncode(Sha256(SerializeDeterministic(record)).substr(0, 16));
-}
-
-bool ParseSubmitRequest(const std::string& json, v1::SubmitRequest* request, std::string* error) {
-  google::protobuf::util::JsonParseOptions options;
-  if (google::protobuf::util::JsonStringToMessage(json, request, options).ok() && request->has_record()) {
-    return true;
-  }
-  request->Clear();
-  const auto status = google::protobuf::util::JsonStringToMessage(json, request->mutable_record(), options);
-  if (!status.ok()) {
-    *error = std::string(status.message());
-    return false;
-  }
-  return true;
-}
-
 std::string ToJson(const google::protobuf::Message& message) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
