@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "gateway/common/files.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -80,7 +81,11 @@ void FillDefaults(GatewayConfig* config) {
   if (!config->has_shutdown_grace()) config->mutable_shutdown_grace()->set_seconds(10);
 }
 
-int64_t Nanos(const google::protobuf::Duration& d) { return d.seconds() * 1'000'000'000 + d.nanos(); }
+// Saturating: the text parser leaves a Duration's range unchecked, and
+// seconds * 10^9 overflows beyond 292 years.
+int64_t Nanos(const google::protobuf::Duration& d) {
+  return absl::ToInt64Nanoseconds(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()));
+}
 
 }  // namespace
 
