@@ -31,6 +31,7 @@
 #include "gateway/store/sqlite_store.h"
 #include "gateway/validation/record_validator.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/delimited_message_util.h"
 #include "iicc/v1/peer_exchange.pb.h"
 #include "tests/fuzz/fuzz_pki.h"
@@ -76,6 +77,7 @@ void Check(bool ok, const char* what) {
 struct Fixture {
   Fixture() {
     iicc::SetLogLevel(iicc::LogLevel::kError);  // One line per envelope otherwise.
+    google::protobuf::SetLogHandler(nullptr);   // Nor a line per string of invalid UTF-8.
     const iicc::fuzz::SigningPki kz = iicc::fuzz::MakeSigningPki("KZ", kKzGateway);
     signer = iicc::fuzz::LoadSigner(kz);
     kz_verifier = iicc::fuzz::VerifierFor(kz.ca_pem);
@@ -92,22 +94,34 @@ struct Fixture {
   std::string version;
 };
 
-// Whether `envelope` is what the UZ gateway signed, for a KZ gateway, with a
-// valid record of the type its header names: what an accepted receipt claims.
-bool Genuine(const Fixture& fixture, const iicc::v1::Envelope& envelope) {
+// Whether `envelope` is what the UZ gateway signed: a UUIDv7 record id, a
+// batch proof that verifies, and the payload the header names.
+bool Signed(const Fixture& fixture, const iicc::v1::Envelope& envelope) {
   iicc::v1::EnvelopeHeader header;
   if (!header.ParseFromString(envelope.header()) || !iicc::IsUuidV7(header.record_id())) return false;
-  if (header.origin() != iicc::v1::JURISDICTION_UZ || header.destination() != iicc::v1::JURISDICTION_KZ) return false;
   if (header.payload_digest() != iicc::Sha256(envelope.payload())) return false;
-  if (!fixture.uz_verifier
-           ->Verify(iicc::proof::Purpose::kEnvelope, envelope.header(), envelope.proof(), kUzGateway,
-                    iicc::FromTimestamp(header.accepted_time()))
-           .ok()) {
-    return false;
-  }
+  return fixture.uz_verifier
+      ->Verify(iicc::proof::Purpose::kEnvelope, envelope.header(), envelope.proof(), kUzGateway,
+               iicc::FromTimestamp(header.accepted_time()))
+      .ok();
+}
+
+// Whether the payload is a record valid on the peer face.
+bool ValidPayload(const iicc::v1::Envelope& envelope) {
   iicc::v1::Record record;
-  if (!record.ParseFromString(envelope.payload()) || iicc::RecordTypeOf(record) != header.record_type()) return false;
-  return iicc::validation::ValidateRecord(record, iicc::validation::Face::kPeer).empty();
+  return record.ParseFromString(envelope.payload()) &&
+         iicc::validation::ValidateRecord(record, iicc::validation::Face::kPeer).empty();
+}
+
+// Whether `envelope` is signed, addressed from UZ to KZ, and holds a valid
+// record of the type its header names: what an accepted receipt vouches for.
+bool Genuine(const Fixture& fixture, const iicc::v1::Envelope& envelope) {
+  iicc::v1::EnvelopeHeader header;
+  iicc::v1::Record record;
+  return Signed(fixture, envelope) && header.ParseFromString(envelope.header()) &&
+         header.origin() == iicc::v1::JURISDICTION_UZ && header.destination() == iicc::v1::JURISDICTION_KZ &&
+         record.ParseFromString(envelope.payload()) && iicc::RecordTypeOf(record) == header.record_type() &&
+         ValidPayload(envelope);
 }
 
 }  // namespace
@@ -155,12 +169,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               .ok(),
           "the receipt's signature verifies");
     if (accepted) {
-      Check(Genuine(*fixture, *envelopes[i]), "an accepted envelope is signed, addressed and valid");
+      // A signed copy of an accepted record (same id and payload) is answered
+      // with the original receipt even if its own header differs (another
+      // destination, say): the receipt is about the record.
+      Check(Signed(*fixture, *envelopes[i]) && ValidPayload(*envelopes[i]), "an accepted envelope is signed and valid");
       accepted_ids.insert(header.record_id());
     }
     if (debug) {
       std::fprintf(stderr, "envelope %zu: %s %s\n", i, accepted ? "ACCEPTED" : "REJECTED", header.reason().c_str());
     }
+  }
+
+  // Each accepted record came, in this batch, in a genuine envelope.
+  for (const std::string& id : accepted_ids) {
+    bool genuine = false;
+    for (size_t i = 0; i < envelopes.size() && !genuine; ++i) {
+      iicc::v1::EnvelopeHeader header;
+      genuine = header.ParseFromString(envelopes[i]->header()) && header.record_id() == id &&
+                Genuine(*fixture, *envelopes[i]);
+    }
+    Check(genuine, "an accepted record came in an envelope signed, addressed and valid");
   }
 
   absl::StatusOr<std::vector<iicc::store::InboxEntry>> stored = (*store)->ListInbox(0, {}, 1000);

@@ -129,13 +129,17 @@ int main(int argc, char** argv) {
   Write("invalid_record.bin", Sign(*signer, {HeaderFor(id1, RECORD_TYPE_CARGO, invalid)}, {invalid}));
   EnvelopeHeader misaddressed = HeaderFor(id1, RECORD_TYPE_CARGO, cargo);
   misaddressed.set_destination(iicc::v1::JURISDICTION_UZ);
-  Write("misaddressed.bin", Sign(*signer, {misaddressed}, {cargo}));
+  const std::vector<Envelope> misaddressed_envelope = Sign(*signer, {misaddressed}, {cargo});
+  Write("misaddressed.bin", misaddressed_envelope);
 
   // The same record twice, then its id with another payload (signed too).
   std::vector<Envelope> repeats = single;
   repeats.push_back(single[0]);
   repeats.push_back(Sign(*signer, {HeaderFor(id1, RECORD_TYPE_CARGO, other)}, {other})[0]);
   Write("duplicate_then_conflict.bin", repeats);
+  // A signed copy of an accepted record under another header: the original
+  // receipt answers it.
+  Write("duplicate_misaddressed.bin", {single[0], misaddressed_envelope[0]});
 
   // Tampered after signing: the payload, the header, a Merkle path, the signature.
   std::vector<Envelope> tampered = single;
