@@ -1,16 +1,17 @@
 #include "clients/cli/commands.h"
 
-#include <grpcpp/generic/generic_stub.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "clients/cli/cli_internal.h"
 #include "gateway/common/digest.h"
 #include "gateway/common/files.h"
@@ -19,6 +20,7 @@
 #include "gateway/policy/policy_engine.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "iicc/v1/ministry_gateway.grpc.pb.h"
 
 namespace iicc::cli {
@@ -106,15 +108,23 @@ int Status(const Connection& connection, const std::string& record_id) {
 
 namespace {
 
+// Writes `cursor` to `path` so that a crash leaves the old cursor or the new
+// one, never half of one: a temporary file, flushed to disk, renamed over it.
 bool SaveCursor(const std::string& path, int64_t cursor) {
   const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << cursor << "\n";
-    if (!out.flush()) return false;
+  const int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  const std::string text = absl::StrCat(cursor, "\n");
+  const bool written = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
+  if (close(fd) != 0 || !written || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    return false;
   }
-  return std::rename(temporary.c_str(), path.c_str()) == 0;
+  return true;
 }
+
+// What to do after a record is printed.
+enum class Next { kGoOn, kDone, kFailed };
 
 }  // namespace
 
@@ -122,13 +132,10 @@ int Subscribe(const Connection& connection, const SubscribeOptions& options) {
   int64_t cursor = options.after;
   if (!options.cursor_file.empty()) {
     std::string text;
-    if (ReadFile(options.cursor_file, &text) && !text.empty()) {
-      try {
-        cursor = std::stoll(text);
-      } catch (const std::exception&) {
-        std::fprintf(stderr, "iicc-cli: %s does not hold a sequence number\n", options.cursor_file.c_str());
-        return kExitUsage;
-      }
+    if (ReadFile(options.cursor_file, &text) && !text.empty() &&
+        !absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &cursor)) {
+      std::fprintf(stderr, "iicc-cli: %s does not hold a sequence number\n", options.cursor_file.c_str());
+      return kExitUsage;
     }
   }
   google::protobuf::RepeatedField<int> types;
@@ -144,10 +151,12 @@ int Subscribe(const Connection& connection, const SubscribeOptions& options) {
     cursor = record.sequence();
     ++printed;
     if (!options.cursor_file.empty() && !SaveCursor(options.cursor_file, cursor)) {
-      std::fprintf(stderr, "iicc-cli: cannot write %s\n", options.cursor_file.c_str());
-      return false;
+      // Printed but not remembered: a script must not take this for done.
+      std::fprintf(stderr, "iicc-cli: cannot write the cursor %lld to %s\n", static_cast<long long>(cursor),
+                   options.cursor_file.c_str());
+      return Next::kFailed;
     }
-    return options.max == 0 || printed < options.max;
+    return options.max == 0 || printed < options.max ? Next::kGoOn : Next::kDone;
   };
 
   if (!options.follow) {
@@ -163,7 +172,8 @@ int Subscribe(const Connection& connection, const SubscribeOptions& options) {
       const grpc::Status status = stub->ListInboundRecords(&context, request, &response);
       if (!status.ok()) return ExitFor(status);
       for (const v1::InboundRecord& record : response.records()) {
-        if (!emit(record)) return kExitOk;
+        const Next next = emit(record);
+        if (next != Next::kGoOn) return next == Next::kDone ? kExitOk : kExitUsage;
       }
       if (response.next_page_token().empty()) return kExitOk;
       request.set_page_token(response.next_page_token());
@@ -171,7 +181,8 @@ int Subscribe(const Connection& connection, const SubscribeOptions& options) {
   }
 
   // Follow: a stream from the cursor; reconnect from the cursor when it
-  // breaks (a gateway restart), with a bounded backoff.
+  // breaks (a gateway restart), with a bounded backoff, saying so on stderr:
+  // a certificate the gateway refuses looks the same, and must not go unseen.
   int backoff_ms = 200;
   while (true) {
     grpc::ClientContext context;
@@ -182,16 +193,17 @@ int Subscribe(const Connection& connection, const SubscribeOptions& options) {
     v1::InboundRecord record;
     while (reader->Read(&record)) {
       backoff_ms = 200;
-      if (!emit(record)) {
+      if (const Next next = emit(record); next != Next::kGoOn) {
         context.TryCancel();
-        reader->Finish().ok();
-        return kExitOk;
+        (void)reader->Finish();
+        return next == Next::kDone ? kExitOk : kExitUsage;
       }
     }
     const grpc::Status status = reader->Finish();
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE && status.error_code() != grpc::StatusCode::CANCELLED) {
-      return ExitFor(status);
-    }
+    if (!Retryable(status)) return ExitFor(status);
+    std::fprintf(stderr, "iicc-cli: %s: %s; subscribing again after %lld in %.1f s\n",
+                 StatusCodeName(static_cast<absl::StatusCode>(status.error_code())).c_str(),
+                 status.error_message().c_str(), static_cast<long long>(cursor), backoff_ms / 1000.0);
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min(backoff_ms * 2, 5000);
   }
@@ -216,41 +228,15 @@ int List(const Connection& connection, const ListOptions& options) {
 int Health(const Connection& connection, const std::string& service) {
   std::shared_ptr<grpc::Channel> channel = ConnectOrPrint(connection);
   if (channel == nullptr) return kExitUsage;
-  // grpc.health.v1.HealthCheckRequest { string service = 1; }, encoded by
-  // hand: gRPC ships no C++ stub for it.
-  std::string request_bytes;
-  if (!service.empty()) {
-    request_bytes.push_back(0x0a);
-    request_bytes.push_back(static_cast<char>(service.size()));
-    request_bytes += service;
-  }
-  grpc::Slice slice(request_bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::GenericStub stub(channel);
   grpc::ClientContext context;
   SetDeadline(&context);
-  grpc::CompletionQueue queue;
-  auto call = stub.PrepareUnaryCall(&context, "/grpc.health.v1.Health/Check", request, &queue);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  call->Finish(&response, &status, reinterpret_cast<void*>(1));
-  void* tag;
-  bool done;
-  queue.Next(&tag, &done);
-  queue.Shutdown();
-  while (queue.Next(&tag, &done)) {
-  }
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = grpc::health::v1::Health::NewStub(channel)->Check(&context, request, &response);
   if (!status.ok()) return ExitFor(status);
-  std::vector<grpc::Slice> slices;
-  (void)response.Dump(&slices);
-  std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  // HealthCheckResponse { ServingStatus status = 1; }: 1 SERVING, 2 NOT_SERVING.
-  const int serving = bytes.size() >= 2 && bytes[0] == 0x08 ? bytes[1] : 0;
-  const char* names[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
-  std::printf("{\"status\":\"%s\"}\n", names[serving >= 0 && serving <= 3 ? serving : 0]);
-  return serving == 1 ? kExitOk : kExitRefused;
+  std::printf("%s\n", ToJson(response).c_str());
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING ? kExitOk : kExitRefused;
 }
 
 int PolicyTest(const PolicyTestOptions& options) {

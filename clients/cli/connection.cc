@@ -2,6 +2,7 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
 
 #include <filesystem>
 #include <vector>
@@ -71,7 +72,15 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const Connection& connect
     if (!contents.ok()) return absl::InvalidArgumentError(contents.status().message());
     *pem = *std::move(contents);
   }
-  return grpc::CreateChannel(connection.target, grpc::SslCredentials(ssl));
+  // Keepalive pings while a call is open, so that a long SubmitStream or a
+  // followed Subscribe notices a connection that died silently (a NAT, a
+  // dropped link) instead of waiting forever. 30 s is above the gateway's
+  // least ping interval (10 s); no pings without calls, which it refuses.
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  return grpc::CreateCustomChannel(connection.target, grpc::SslCredentials(ssl), arguments);
 }
 
 }  // namespace iicc::cli

@@ -49,12 +49,13 @@ int main(int argc, char** argv) {
   CLI::App* submit_cmd =
       app.add_subcommand("submit",
                          "Submit records: FILE.json holds one record (Submit), FILE.jsonl one per line, streamed\n"
-                         "through SubmitStream with a progress bar on a terminal. A record is {\"cargo\": {...}} (or\n"
-                         "enterprise, investment), or a SubmitRequest {\"request_id\": \"...\", \"record\": {...}}.\n"
-                         "Prints one SubmitResponse (JSON) per record on stdout, and for a .jsonl file a summary\n"
-                         "on stderr: how many were accepted, and each refusal with its line and reason. A file that\n"
-                         "does not parse is refused whole (exit 2) before anything is sent. While the gateway is\n"
-                         "unreachable or restarting, unanswered records are sent again under the same request_id.\n"
+                         "through SubmitStream. A record is {\"cargo\": {...}} (or enterprise, investment), or a\n"
+                         "SubmitRequest {\"request_id\": \"...\", \"record\": {...}}. Prints one SubmitResponse\n"
+                         "(JSON) per record on stdout; for a .jsonl file, a progress bar on stderr while the answers\n"
+                         "go to a file or pipe, and a summary: how many were accepted, and each refusal with its\n"
+                         "line and reason. A file that does not parse is refused whole (exit 2) before anything is\n"
+                         "sent. While the gateway is unreachable or restarting, unanswered records are sent again\n"
+                         "under the same request_id (see --retry-for).\n"
                          "Example: iicc-cli submit clients/examples/cargo.json");
   submit_cmd->add_option("FILE", submit.file, "the record file")->required();
   submit_cmd->add_option("--request-id", submit.request_id,
@@ -149,7 +150,8 @@ int main(int argc, char** argv) {
   CLI::App* audit_cmd =
       app.add_subcommand("audit",
                          "Check or read a gateway's audit chain, offline and read-only: audit verify DBFILE,\n"
-                         "audit export DBFILE [--after N]. See iicc-cli audit --help.");
+                         "audit export DBFILE [--after N].\n"
+                         "Example: iicc-cli audit verify build/demo/kz/gateway.db");
   audit_cmd->require_subcommand(1);
   CLI::App* audit_verify_cmd = audit_cmd->add_subcommand(
       "verify",

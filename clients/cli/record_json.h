@@ -11,7 +11,9 @@
 namespace iicc::cli {
 
 // Parses one JSON value as a SubmitRequest ({"request_id": .., "record": ..})
-// or as a bare Record ({"cargo": {...}}). On failure, `error` says why.
+// or as a bare Record ({"cargo": {...}}): an object with a "record" or
+// "request_id" key is a SubmitRequest. On failure, `error` names the place
+// (a field path, or the kind of syntax error) and never quotes the input.
 bool ParseSubmitRequest(const std::string& json, v1::SubmitRequest* request, std::string* error);
 
 // A request_id derived from the record's content: resubmitting the same

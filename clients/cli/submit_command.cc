@@ -10,22 +10,22 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <optional>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "clients/cli/cli_internal.h"
 #include "clients/cli/commands.h"
 #include "gateway/common/files.h"
+#include "gateway/common/grpc_status.h"
 #include "iicc/v1/ministry_gateway.grpc.pb.h"
 
 namespace iicc::cli {
 namespace {
 
-// The least pause between two attempts, so that a gateway in the middle of a
-// stop is not hammered.
-constexpr std::chrono::milliseconds kRetryPause{250};
 // Refusals the summary lists one by one; the rest are counted (every answer
 // is on stdout anyway).
 constexpr size_t kListedRefusals = 20;
@@ -64,6 +64,11 @@ bool ScanJsonLines(const std::string& path, std::vector<RecordLine>* lines) {
   std::string text;
   v1::SubmitRequest request;
   std::streamoff offset = 0;
+  // Each request_id's first line: two lines with one request_id are one
+  // record (the second is answered with the first's answer), which is worth
+  // a warning: identical lines usually mean a file was concatenated twice.
+  absl::flat_hash_map<std::string, int> first_line_of;
+  size_t repeated = 0;
   for (int number = 1; std::getline(in, text); ++number) {
     const std::streamoff start = offset;
     offset += static_cast<std::streamoff>(text.size()) + 1;
@@ -72,6 +77,12 @@ bool ScanJsonLines(const std::string& path, std::vector<RecordLine>* lines) {
     if (!ParseSubmitRequest(text, &request, &error)) {
       std::fprintf(stderr, "iicc-cli: %s:%d: not a record: %s\n", path.c_str(), number, error.c_str());
       return false;
+    }
+    if (request.request_id().empty()) request.set_request_id(ContentRequestId(request.record()));
+    const auto [first, inserted] = first_line_of.emplace(request.request_id(), number);
+    if (!inserted && ++repeated <= kListedRefusals) {
+      std::fprintf(stderr, "iicc-cli: %s:%d: the same request_id as line %d: one record, answered twice\n",
+                   path.c_str(), number, first->second);
     }
     lines->push_back({start, number});
   }
@@ -83,10 +94,13 @@ bool ScanJsonLines(const std::string& path, std::vector<RecordLine>* lines) {
 }
 
 // A one-line progress bar on stderr, drawn only when stderr is a terminal
-// (never into a log file or a pipe), at most ten times a second.
+// (never into a log file or a pipe) and the answers go elsewhere (on the same
+// terminal, the answers show the progress, and the bar would break their
+// lines), at most ten times a second.
 class ProgressBar {
  public:
-  explicit ProgressBar(size_t total) : total_(total), enabled_(isatty(STDERR_FILENO) == 1) {}
+  explicit ProgressBar(size_t total)
+      : total_(total), enabled_(isatty(STDERR_FILENO) == 1 && isatty(STDOUT_FILENO) == 0) {}
 
   void Update(size_t accepted, size_t refused, bool force = false) {
     if (!enabled_) return;
@@ -142,29 +156,44 @@ struct Tally {
 };
 
 // How long a submission keeps trying while the gateway is unreachable or
-// restarting. Sending again is always safe: every request keeps its
+// restarting: `window` from the first failure, starting over whenever the
+// gateway answers. Sending again is always safe: every request keeps its
 // request_id, and the gateway answers a request_id it has seen with its first
-// answer. The window starts again whenever the gateway answers something.
+// answer.
 class RetryWindow {
  public:
-  RetryWindow(grpc::Channel* channel, std::chrono::seconds window) : channel_(channel), window_(window) { Restart(); }
+  RetryWindow(grpc::Channel* channel, std::chrono::seconds window) : channel_(channel), window_(window) {}
 
-  void Restart() { deadline_ = std::chrono::system_clock::now() + window_; }
+  // The gateway answered: a later failure gets the whole window again.
+  void Restart() {
+    deadline_.reset();
+    pause_ = kFirstPause;
+  }
 
   // Whether to send again after `status`: it must be retryable and the window
-  // open. Pauses, then waits (within the window) for the channel to connect
-  // again, rather than failing fast while gRPC backs off its reconnects.
+  // open. Pauses (doubling, with jitter, so that many clients do not return
+  // in step), then waits within the window for the channel to connect again,
+  // rather than failing fast while gRPC backs off its reconnects.
   bool Again(const grpc::Status& status) {
     if (!Retryable(status)) return false;
-    if (std::chrono::system_clock::now() + kRetryPause >= deadline_) return false;
-    std::this_thread::sleep_for(kRetryPause);
-    return channel_->WaitForConnected(deadline_);
+    const auto now = std::chrono::system_clock::now();
+    if (!deadline_) deadline_ = now + window_;
+    const auto pause = std::chrono::milliseconds(absl::Uniform<int64_t>(bits_, pause_.count() / 2, pause_.count() + 1));
+    if (now + pause >= *deadline_) return false;
+    std::this_thread::sleep_for(pause);
+    pause_ = std::min(pause_ * 2, kMaxPause);
+    return channel_->WaitForConnected(*deadline_);
   }
 
  private:
+  static constexpr std::chrono::milliseconds kFirstPause{250};
+  static constexpr std::chrono::milliseconds kMaxPause{4000};
+
   grpc::Channel* const channel_;
   const std::chrono::seconds window_;
-  std::chrono::system_clock::time_point deadline_;
+  std::optional<std::chrono::system_clock::time_point> deadline_;
+  std::chrono::milliseconds pause_ = kFirstPause;
+  absl::BitGen bits_;
 };
 
 // One SubmitStream over lines[*answered...]: sends them, prints and counts
@@ -196,6 +225,7 @@ grpc::Status StreamFrom(v1::MinistryGateway::Stub& stub, const std::string& path
   v1::SubmitResponse response;
   while (*answered < lines.size() && stream->Read(&response)) {
     std::printf("%s\n", ToJson(response).c_str());
+    std::fflush(stdout);  // An answer printed is an answer kept, even if the CLI is killed next.
     tally->Count(response, lines[*answered].number);
     ++*answered;
     bar->Update(tally->accepted, tally->refused);
@@ -230,6 +260,9 @@ int SubmitJsonLines(const Connection& connection, const SubmitOptions& options) 
     // goes again.
     if (answered > before) retry.Restart();
     if (!retry.Again(status)) break;
+    std::fprintf(stderr, "iicc-cli: %s: %s; sending again from line %d (%zu answered)\n",
+                 StatusCodeName(static_cast<absl::StatusCode>(status.error_code())).c_str(),
+                 status.error_message().c_str(), lines[answered].number, answered);
   }
   bar.Update(tally.accepted, tally.refused, /*force=*/true);
   bar.Clear();
@@ -240,9 +273,14 @@ int SubmitJsonLines(const Connection& connection, const SubmitOptions& options) 
     return kExitUsage;
   }
   if (!status.ok()) {
-    std::fprintf(stderr, "iicc-cli: %zu records not answered, from line %d: send the file again (answered records "
-                 "are answered again, not duplicated)\n", lines.size() - answered,
-                 lines[std::min(answered, lines.size() - 1)].number);
+    const int line = lines[std::min(answered, lines.size() - 1)].number;
+    if (Retryable(status)) {
+      std::fprintf(stderr, "iicc-cli: %zu records not answered, from line %d: send the file again when the gateway "
+                   "is back (answered records are answered again, not duplicated)\n", lines.size() - answered, line);
+    } else {
+      std::fprintf(stderr, "iicc-cli: the gateway ended the stream at line %d (or just after it); %zu records not "
+                   "answered\n", line, lines.size() - answered);
+    }
     return ExitFor(status);
   }
   return tally.refused == 0 ? kExitOk : kExitRefused;
