@@ -148,6 +148,10 @@ std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
     if (peer.max_backoff().seconds() < 0 || peer.max_backoff().nanos() < 0) {
       errors.push_back("peer.max_backoff: must not be negative");
     }
+    // gRPC takes the backoffs as int milliseconds (24.8 days at most); an hour
+    // is already longer than any outage worth waiting out between attempts.
+    if (peer.initial_backoff().seconds() > 3600) errors.push_back("peer.initial_backoff: at most 1 hour");
+    if (peer.max_backoff().seconds() > 3600) errors.push_back("peer.max_backoff: at most 1 hour");
     if (peer.has_initial_backoff() && peer.has_max_backoff() &&
         Nanos(peer.initial_backoff()) > Nanos(peer.max_backoff())) {
       errors.push_back("peer.initial_backoff: must not exceed peer.max_backoff");

@@ -170,6 +170,23 @@ TEST_F(ConfigLoaderTest, OpsSettingsOutOfRangeAreEachNamed) {
   EXPECT_THAT(LineFor(config.status(), "peer.tls.reload_interval"), ::testing::HasSubstr("between 1 s and 1 day"));
 }
 
+// Durations far beyond any sensible value are named, not overflowed: the
+// loader compares them in nanoseconds (found by config_loader_fuzz).
+TEST_F(ConfigLoaderTest, HugeDurationsAreRefusedWithoutOverflow) {
+  std::string text = ValidText(R"pb(
+    shutdown_grace { seconds: 72000000000000000 }
+    admin { check_interval { seconds: 9000000000000000 } }
+  )pb");
+  text = absl::StrReplaceAll(text, {{"peer {", "peer {\n  initial_backoff { seconds: 72000000000000000 }\n"
+                                               "  max_backoff { seconds: 90000000000000000 }"}});
+  absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig(text, kSource);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(LineFor(config.status(), "shutdown_grace"), ::testing::HasSubstr("between 0 and 1 hour"));
+  EXPECT_THAT(LineFor(config.status(), "admin.check_interval"), ::testing::HasSubstr("between 100 ms and 1 hour"));
+  EXPECT_THAT(LineFor(config.status(), "peer.initial_backoff"), ::testing::HasSubstr("at most 1 hour"));
+  EXPECT_THAT(LineFor(config.status(), "peer.max_backoff"), ::testing::HasSubstr("at most 1 hour"));
+}
+
 TEST_F(ConfigLoaderTest, ExplicitValuesAreKept) {
   std::string text = ValidText(R"pb(
     limits { max_message_bytes: 65536 }
