@@ -4,15 +4,21 @@
 # production. See certs/README.md.
 #
 #   make-dev-pki.sh [DIR]
-#   make-dev-pki.sh --issue DIR/<side> NAME SPIFFE_ID [serverAuth|clientAuth|both|signing]
+#   make-dev-pki.sh --issue DIR/<side> NAME SPIFFE_ID [PROFILE [NOT_BEFORE NOT_AFTER]]
+#   make-dev-pki.sh --revoke DIR/<side> NAME [CRL_SECONDS]
+#   make-dev-pki.sh --crl DIR/<side> [CRL_SECONDS]
 #
 # Requires the OpenSSL 3 command line tool.
 set -euo pipefail
 
 readonly SIDES=(kz uz)
-readonly LEAVES=(gateway ministry-client signing)
+readonly LEAVES=(gateway ministry-client signing checkpoint reader revoked-client)
 readonly CA_DAYS=3650   # 10 years
 readonly LEAF_DAYS=825
+readonly CRL_SECONDS=$((30 * 24 * 3600))   # ca.crl's nextUpdate: 30 days
+# expired-client's validity, in the past (openssl ca -startdate/-enddate).
+readonly EXPIRED_FROM=20200101000000Z
+readonly EXPIRED_UNTIL=20210101000000Z
 
 prog=${0##*/}
 script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
@@ -23,10 +29,17 @@ Usage:
   $prog [DIR]
       Create, or complete, the kz and uz development PKI in DIR
       (default: $script_dir/dev). Files already present are kept.
-  $prog --issue DIR/<side> NAME SPIFFE_ID [serverAuth|clientAuth|both|signing]
-      Issue DIR/<side>/NAME.crt and NAME.key from that side's CA
-      (default: clientAuth; signing: an envelope-signing certificate).
-      Replaces an existing NAME.
+  $prog --issue DIR/<side> NAME SPIFFE_ID [PROFILE [NOT_BEFORE NOT_AFTER]]
+      Issue DIR/<side>/NAME.crt and NAME.key from that side's CA.
+      PROFILE: serverAuth, clientAuth (the default), both, signing (an
+      envelope-signing certificate) or noEKU (no extended key usage).
+      NOT_BEFORE NOT_AFTER (YYYYMMDDHHMMSSZ, UTC) date it, e.g. in the past
+      or the future. SPIFFE_ID may list several URIs separated by commas
+      (for tests of refusals). Replaces an existing NAME.
+  $prog --revoke DIR/<side> NAME [CRL_SECONDS]
+      Revoke DIR/<side>/NAME.crt and write that side's ca.crl again.
+  $prog --crl DIR/<side> [CRL_SECONDS]
+      Write DIR/<side>/ca.crl again, valid for CRL_SECONDS (default: 30 days).
   $prog --help
 EOF
 }
@@ -41,6 +54,7 @@ umask 077   # keys, and every temporary file, are created 0600
 
 work=''
 staged=()
+issued_now=' '   # " DIR/NAME.crt ... ": the key pairs this run made
 cleanup() {
   if ((${#staged[@]})); then rm -f -- "${staged[@]}"; fi
   if [[ -n $work ]]; then rm -rf -- "$work"; fi
@@ -94,6 +108,9 @@ genkey() {
   ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"
 }
 
+# 16 random bytes in hex, a certificate serial number.
+random_hex() { od -An -tx1 -N16 /dev/urandom | tr -d ' \n'; }
+
 upper() { tr '[:lower:]' '[:upper:]' <<<"$1"; }   # bash 3.2 has no ${x^^}
 
 subject() {  # subject SIDE_DIR CN
@@ -104,11 +121,71 @@ subject() {  # subject SIDE_DIR CN
 
 # ------------------------------------------------------------------ issuing --
 
+# The CA database `openssl ca` keeps in SIDE_DIR/ca-db (for ca.crl and for
+# dated certificates): created if missing. Writes $work/ca.cnf for the side.
+ca_database() {  # ca_database SIDE_DIR
+  local sdir=$1 db="$1/ca-db"
+  if [[ ! -f $db/index.txt ]]; then
+    mkdir -p -- "$db/certs"
+    : >"$db/index.txt"
+    random_hex >"$db/serial"
+    echo 1000 >"$db/crlnumber"
+  fi
+  cat >"$work/ca.cnf" <<EOF
+[ ca ]
+default_ca = dev_ca
+[ dev_ca ]
+database = $db/index.txt
+new_certs_dir = $db/certs
+serial = $db/serial
+crlnumber = $db/crlnumber
+certificate = $sdir/ca.crt
+private_key = $sdir/ca.key
+default_md = sha256
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+email_in_dn = no
+[ policy_any ]
+organizationName = optional
+organizationalUnitName = optional
+commonName = supplied
+[ crl_ext ]
+authorityKeyIdentifier = keyid:always
+EOF
+}
+
+# write_crl SIDE_DIR [SECONDS]: the side's ca.crl (PEM), listing every
+# certificate its CA database holds as revoked.
+write_crl() {
+  local sdir=$1 seconds=${2:-$CRL_SECONDS}
+  ca_database "$sdir"
+  ossl ca -batch -config "$work/ca.cnf" -gencrl -crlexts crl_ext -crlsec "$seconds" -out "$work/ca.crl"
+  place "$work/ca.crl" "$sdir/ca.crl" 0644
+}
+
+# revoke SIDE_DIR NAME: NAME.crt is revoked in the side's CA database (the
+# caller writes ca.crl afterwards).
+revoke() {
+  ca_database "$1"
+  ossl ca -batch -config "$work/ca.cnf" -revoke "$1/$2.crt" -crl_reason keyCompromise
+}
+
+# is_revoked SIDE_DIR NAME: the CA database lists NAME.crt as revoked.
+is_revoked() {
+  local serial
+  [[ -f $1/ca-db/index.txt ]] || return 1
+  serial=$(openssl x509 -in "$1/$2.crt" -noout -serial 2>/dev/null) || return 1
+  serial=${serial#serial=}
+  awk -F'\t' -v s="$serial" '$1 == "R" && toupper($4) == toupper(s) { found = 1 } END { exit !found }' \
+    "$1/ca-db/index.txt"
+}
+
 make_ca() {  # make_ca SIDE_DIR
   local sdir=$1 side subj serial
   side=$(upper "$(basename -- "$sdir")")
   subj=$(subject "$sdir" "IICC $side Development CA")
-  serial=$(openssl rand -hex 16)
+  serial=$(random_hex)
   genkey "$work/ca.key"
   ossl req -x509 -new -config "$work/req.cnf" -extensions v3_ca \
     -key "$work/ca.key" -subj "$subj" \
@@ -117,18 +194,22 @@ make_ca() {  # make_ca SIDE_DIR
   place "$work/ca.crt" "$sdir/ca.crt" 0644
 }
 
-# issue_leaf SIDE_DIR NAME PROFILE URI
-#   PROFILE: serverAuth | clientAuth | both (TLS), or signing (envelopes).
-#   Certificates used as TLS servers also name localhost and 127.0.0.1.
+# issue_leaf SIDE_DIR NAME PROFILE URI[,URI...] [NOT_BEFORE NOT_AFTER]
+#   PROFILE: serverAuth | clientAuth | both (TLS), signing (envelopes), or
+#   noEKU (TLS key usage without any extended key usage: refused by the
+#   gateways). Certificates used as TLS servers also name localhost and
+#   127.0.0.1. With dates, `openssl ca` issues it (recorded in the CA
+#   database) valid from NOT_BEFORE to NOT_AFTER.
 issue_leaf() {
-  local sdir=$1 name=$2 profile=$3 uri=$4 subj serial
-  local ku='critical, digitalSignature' eku='' san="URI:$uri"
+  local sdir=$1 name=$2 profile=$3 uris=$4 not_before=${5-} not_after=${6-} subj serial
+  local ku='critical, digitalSignature' eku='' san="URI:${uris//,/, URI:}"
   local local_names='DNS:localhost, IP:127.0.0.1'
   case $profile in
     serverAuth) eku='serverAuth';             san="$local_names, $san" ;;
     clientAuth) eku='clientAuth' ;;
     both)       eku='serverAuth, clientAuth'; san="$local_names, $san" ;;
     signing)    ku='critical, digitalSignature, nonRepudiation' ;;
+    noEKU)      ;;
     *) die "unknown certificate profile: $profile" ;;
   esac
   {
@@ -141,15 +222,24 @@ issue_leaf() {
     echo 'authorityKeyIdentifier = keyid:always'
   } >"$work/leaf.ext"
   subj=$(subject "$sdir" "$name")
-  serial=$(openssl rand -hex 16)
-  genkey "$work/leaf.key"
-  ossl req -new -config "$work/req.cnf" -key "$work/leaf.key" \
-    -subj "$subj" -out "$work/leaf.csr"
-  ossl x509 -req -in "$work/leaf.csr" -CA "$sdir/ca.crt" -CAkey "$sdir/ca.key" \
-    -sha256 -days "$LEAF_DAYS" -set_serial "0x$serial" \
-    -extfile "$work/leaf.ext" -extensions leaf -out "$work/leaf.crt"
+  # One openssl run per certificate where possible: tests make a PKI each.
+  local newkey=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/leaf.key")
+  if [[ -n $not_before ]]; then
+    ossl req -new -config "$work/req.cnf" "${newkey[@]}" -subj "$subj" -out "$work/leaf.csr"
+    ca_database "$sdir"
+    ossl ca -batch -config "$work/ca.cnf" -in "$work/leaf.csr" -notext -preserveDN \
+      -startdate "$not_before" -enddate "$not_after" \
+      -extfile "$work/leaf.ext" -extensions leaf -out "$work/leaf.crt"
+  else
+    serial=$(random_hex)
+    cat "$work/req.cnf" "$work/leaf.ext" >"$work/leaf.cnf"
+    ossl req -x509 -new -config "$work/leaf.cnf" -extensions leaf "${newkey[@]}" -subj "$subj" \
+      -CA "$sdir/ca.crt" -CAkey "$sdir/ca.key" \
+      -sha256 -days "$LEAF_DAYS" -set_serial "0x$serial" -out "$work/leaf.crt"
+  fi
   place "$work/leaf.key" "$sdir/$name.key" 0600
   place "$work/leaf.crt" "$sdir/$name.crt" 0644
+  issued_now+="$sdir/$name.crt "
 }
 
 # ---------------------------------------------------------------- checking --
@@ -162,18 +252,34 @@ warn_if_key_readable() {
   fi
 }
 
-# check_cert SIDE_DIR NAME [URI]: NAME.key is the private key of NAME.crt,
-# and NAME.crt carries URI as its one and only URI SAN.
+# check_cert SIDE_DIR NAME [URI[,URI...]]: NAME.key is the private key of
+# NAME.crt, and NAME.crt carries exactly these URI SANs (normally one).
 check_cert() {
-  local crt="$1/$2.crt" key="$1/$2.key" info pub uris
+  local crt="$1/$2.crt" key="$1/$2.key" info pub uris expected
   warn_if_key_readable "$key"
   info=$(openssl x509 -in "$crt" -noout -pubkey -ext subjectAltName 2>/dev/null) ||
     die "$crt: not a certificate"
-  pub=$(openssl pkey -in "$key" -pubout 2>/dev/null) || die "$key: not a private key"
-  [[ $info == *"$pub"* ]] || die "$key does not belong to $crt"
+  # A pair this run made together needs no comparison (and tests make a PKI
+  # each: every openssl run counts).
+  if [[ $issued_now != *" $crt "* ]]; then
+    pub=$(openssl pkey -in "$key" -pubout 2>/dev/null) || die "$key: not a private key"
+    [[ $info == *"$pub"* ]] || die "$key does not belong to $crt"
+  fi
   if (($# > 2)); then
-    uris=$(grep -o 'URI:[^,[:space:]]*' <<<"$info" || true)
-    [[ $uris == "URI:$3" ]] || die "$crt: expected the one URI SAN URI:$3, found: ${uris:-none}"
+    uris=$(grep -o 'URI:[^,[:space:]]*' <<<"$info" | tr '\n' ' ' || true)
+    expected="URI:${3//,/ URI:} "
+    [[ $uris == "$expected" ]] || die "$crt: expected the URI SAN ${expected% }, found: ${uris:-none}"
+  fi
+}
+
+# check_crl SIDE_DIR: ca.crl is signed by the side's CA and current, lists
+# revoked-client and not the gateway.
+check_crl() {
+  local sdir=$1 out
+  ossl verify -crl_check -CAfile "$sdir/ca.crt" -CRLfile "$sdir/ca.crl" "$sdir/gateway.crt"
+  if out=$(openssl verify -crl_check -CAfile "$sdir/ca.crt" -CRLfile "$sdir/ca.crl" \
+      "$sdir/revoked-client.crt" 2>&1) || [[ $out != *"certificate revoked"* ]]; then
+    die "$sdir/ca.crl does not list revoked-client.crt as revoked"
   fi
 }
 
@@ -194,7 +300,12 @@ check_side() {  # check_side SIDE_DIR SIDE
   check_cert "$sdir" signing "spiffe://$side.iicc/gateway"
   check_chain "$sdir" any signing
   check_chain "$sdir" sslserver gateway
-  check_chain "$sdir" sslclient gateway ministry-client
+  check_cert "$sdir" checkpoint "spiffe://$side.iicc/ministry/checkpoint"
+  check_cert "$sdir" reader "spiffe://$side.iicc/ministry/reader"
+  check_cert "$sdir" revoked-client "spiffe://$side.iicc/ministry/revoked-client"
+  check_cert "$sdir" expired-client "spiffe://$side.iicc/ministry/expired-client"
+  check_chain "$sdir" sslclient gateway ministry-client checkpoint reader revoked-client
+  check_crl "$sdir"
   warn_if_key_readable "$sdir/pseudonym.key"
   [[ $(<"$sdir/pseudonym.key") =~ ^[0-9a-f]{64}$ ]] ||
     die "$sdir/pseudonym.key is not 32 hex-encoded bytes"
@@ -203,9 +314,10 @@ check_side() {  # check_side SIDE_DIR SIDE
 # -------------------------------------------------------------------- modes --
 
 generate_side() {  # generate_side DIR SIDE
-  local sdir="$1/$2" side=$2 name created=() fresh=0
+  local sdir="$1/$2" side=$2 name created=() fresh=0 crl=0
   (umask 022 && mkdir -p -- "$sdir")   # certificates are public
   if [[ ! -s $sdir/ca.crt || ! -s $sdir/ca.key ]]; then
+    rm -rf -- "$sdir/ca-db"   # The old CA's database.
     make_ca "$sdir"
     created+=(CA)
     fresh=1
@@ -216,11 +328,29 @@ generate_side() {  # generate_side DIR SIDE
         gateway)         issue_leaf "$sdir" "$name" both "spiffe://$side.iicc/gateway" ;;
         ministry-client) issue_leaf "$sdir" "$name" clientAuth "spiffe://$side.iicc/ministry/$name" ;;
         signing)         issue_leaf "$sdir" "$name" signing "spiffe://$side.iicc/gateway" ;;
+        checkpoint|reader|revoked-client)
+                         issue_leaf "$sdir" "$name" clientAuth "spiffe://$side.iicc/ministry/$name" ;;
         *)               die "internal error: no profile for $name" ;;
       esac
       created+=("$name")
     fi
   done
+  if ((fresh)) || [[ ! -s $sdir/expired-client.crt || ! -s $sdir/expired-client.key ]]; then
+    issue_leaf "$sdir" expired-client clientAuth "spiffe://$side.iicc/ministry/expired-client" \
+      "$EXPIRED_FROM" "$EXPIRED_UNTIL"
+    created+=(expired-client)
+  fi
+  if ! is_revoked "$sdir" revoked-client; then
+    revoke "$sdir" revoked-client
+    crl=1
+  fi
+  # A missing ca.crl is written; so is one that no longer verifies (expired).
+  if ((crl)) || [[ ! -s $sdir/ca.crl ]] ||
+      ! openssl verify -crl_check -CAfile "$sdir/ca.crt" -CRLfile "$sdir/ca.crl" "$sdir/gateway.crt" \
+        >/dev/null 2>&1; then
+    write_crl "$sdir"
+    created+=(ca.crl)
+  fi
   if ((fresh)) || [[ ! -s $sdir/pseudonym.key ]]; then
     ossl rand -hex -out "$work/pseudonym.key" 32
     place "$work/pseudonym.key" "$sdir/pseudonym.key" 0600
@@ -236,30 +366,57 @@ generate_side() {  # generate_side DIR SIDE
   fi
 }
 
-issue_mode() {  # issue_mode SIDE_DIR NAME SPIFFE_ID [PROFILE]
-  local sdir=$1 name=$2 uri=$3 profile=${4:-clientAuth}
+issue_mode() {  # issue_mode SIDE_DIR NAME SPIFFE_ID [PROFILE [NOT_BEFORE NOT_AFTER]]
+  local sdir=$1 name=$2 uris=$3 profile=${4:-clientAuth} not_before=${5-} not_after=${6-} uri
   local uri_re='^[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9._~:/?@!&()*+=%-]+$'
+  local date_re='^[0-9]{14}Z$'
   [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || bad_usage "bad NAME: $name"
   [[ $name != ca && $name != pseudonym ]] || bad_usage "NAME may not be $name"
-  [[ $uri =~ $uri_re ]] || bad_usage "bad SPIFFE_ID: $uri"
+  IFS=, read -r -a uri_list <<<"$uris"
+  ((${#uri_list[@]})) || bad_usage "bad SPIFFE_ID: $uris"
+  for uri in "${uri_list[@]}"; do
+    [[ $uri =~ $uri_re ]] || bad_usage "bad SPIFFE_ID: $uri"
+  done
   case $profile in
-    serverAuth|clientAuth|both|signing) ;;
-    *) bad_usage "bad key usage: $profile (serverAuth, clientAuth, both or signing)" ;;
+    serverAuth|clientAuth|both|signing|noEKU) ;;
+    *) bad_usage "bad key usage: $profile (serverAuth, clientAuth, both, signing or noEKU)" ;;
   esac
+  if [[ -n $not_before ]]; then
+    [[ $not_before =~ $date_re && $not_after =~ $date_re ]] ||
+      bad_usage "NOT_BEFORE and NOT_AFTER are YYYYMMDDHHMMSSZ"
+  fi
   [[ -f $sdir/ca.crt && -f $sdir/ca.key ]] ||
     die "no CA in $sdir (run $prog first)"
   setup
-  issue_leaf "$sdir" "$name" "$profile" "$uri"
-  check_cert "$sdir" "$name" "$uri"
+  issue_leaf "$sdir" "$name" "$profile" "$uris" "$not_before" "$not_after"
+  check_cert "$sdir" "$name" "$uris"
+  if [[ -n $not_before ]]; then   # Dated: maybe not valid now.
+    echo "$(basename -- "$sdir"): issued $name ($profile, $uris, $not_before to $not_after) in $sdir"
+    return
+  fi
   case $profile in
     serverAuth) check_chain "$sdir" sslserver "$name" ;;
     clientAuth) check_chain "$sdir" sslclient "$name" ;;
     both)       check_chain "$sdir" sslserver "$name"
                 check_chain "$sdir" sslclient "$name" ;;
-    signing)    check_chain "$sdir" any "$name" ;;
+    signing|noEKU) check_chain "$sdir" any "$name" ;;
     *)          die "internal error: profile $profile" ;;
   esac
-  echo "$(basename -- "$sdir"): issued $name ($profile, $uri) in $sdir"
+  echo "$(basename -- "$sdir"): issued $name ($profile, $uris) in $sdir"
+}
+
+crl_mode() {  # crl_mode SIDE_DIR [SECONDS] [NAME_TO_REVOKE]
+  local sdir=$1 seconds=${2:-$CRL_SECONDS} name=${3-}
+  [[ $seconds =~ ^[1-9][0-9]{0,9}$ ]] || bad_usage "bad CRL_SECONDS: $seconds"
+  [[ -f $sdir/ca.crt && -f $sdir/ca.key ]] ||
+    die "no CA in $sdir (run $prog first)"
+  setup
+  if [[ -n $name ]]; then
+    [[ -f $sdir/$name.crt ]] || die "no certificate $sdir/$name.crt"
+    is_revoked "$sdir" "$name" || revoke "$sdir" "$name"
+  fi
+  write_crl "$sdir" "$seconds"
+  echo "$(basename -- "$sdir"): wrote ca.crl${name:+ revoking $name}, valid for $seconds s, in $sdir"
 }
 
 main() {
@@ -268,9 +425,15 @@ main() {
       usage
       exit 0 ;;
     --issue)
-      (($# == 4 || $# == 5)) || bad_usage "--issue takes 3 or 4 arguments"
+      (($# == 4 || $# == 5 || $# == 7)) || bad_usage "--issue takes 3, 4 or 6 arguments"
       shift
       issue_mode "$@" ;;
+    --revoke)
+      (($# == 3 || $# == 4)) || bad_usage "--revoke takes 2 or 3 arguments"
+      crl_mode "$2" "${4-}" "$3" ;;
+    --crl)
+      (($# == 2 || $# == 3)) || bad_usage "--crl takes 1 or 2 arguments"
+      crl_mode "$2" "${3-}" ;;
     -*)
       bad_usage "unknown option: $1" ;;
     *)
