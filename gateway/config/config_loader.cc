@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -12,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gateway/common/files.h"
+#include "gateway/security/spiffe_id.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -48,10 +51,29 @@ void CheckReadable(const std::string& path, const std::string& field, std::vecto
   }
 }
 
+// A private key (or a pseudonym secret) that its group or other users may
+// read, write or run is refused: anyone else on the host could sign, or
+// pseudonymise, as this gateway.
+void CheckPrivateKey(const std::string& path, const std::string& field, std::vector<std::string>* errors) {
+  const size_t before = errors->size();
+  CheckReadable(path, field, errors);
+  if (errors->size() != before) return;
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    char mode[8];
+    snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    errors->push_back(absl::StrCat(field, ": '", path, "' is readable by group or others (mode ", mode,
+                                   "): a private key must be 0600 (chmod 600), owned by the gateway's user"));
+  }
+}
+
 void CheckTls(const v1::TlsConfig& tls, const std::string& field, std::vector<std::string>* errors) {
   CheckReadable(tls.cert_file(), absl::StrCat(field, ".cert_file"), errors);
-  CheckReadable(tls.key_file(), absl::StrCat(field, ".key_file"), errors);
+  CheckPrivateKey(tls.key_file(), absl::StrCat(field, ".key_file"), errors);
   CheckReadable(tls.ca_file(), absl::StrCat(field, ".ca_file"), errors);
+  for (int i = 0; i < tls.crl_files_size(); ++i) {
+    CheckReadable(tls.crl_files(i), absl::StrCat(field, ".crl_files[", i, "]"), errors);
+  }
   if (tls.has_reload_interval() && (tls.reload_interval().seconds() < 1 || tls.reload_interval().seconds() > 86400)) {
     errors->push_back(absl::StrCat(field, ".reload_interval: whole seconds, between 1 s and 1 day"));
   }
@@ -89,29 +111,7 @@ int64_t Nanos(const google::protobuf::Duration& d) {
 
 }  // namespace
 
-bool IsValidSpiffeId(const std::string& id) {
-  constexpr absl::string_view kScheme = "spiffe://";
-  if (!absl::StartsWith(id, kScheme) || id.size() > 2048) return false;
-  const absl::string_view rest = absl::string_view(id).substr(kScheme.size());
-  const size_t slash = rest.find('/');
-  const absl::string_view domain = rest.substr(0, slash);
-  if (domain.empty()) return false;
-  for (char c : domain) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')) return false;
-  }
-  if (slash == absl::string_view::npos) return true;
-  const absl::string_view path = rest.substr(slash + 1);
-  for (absl::string_view segment : absl::StrSplit(path, '/')) {
-    if (segment.empty() || segment == "." || segment == "..") return false;
-    for (char c : segment) {
-      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-            c == '_')) {
-        return false;
-      }
-    }
-  }
-  return true;
-}
+bool IsValidSpiffeId(const std::string& id) { return security::CheckSpiffeId(id).ok(); }
 
 std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
   std::vector<std::string> errors;
@@ -202,13 +202,13 @@ std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
     } else if (!key_ids.insert(key.key_id()).second) {
       errors.push_back(absl::StrCat(field, ".key_id: '", key.key_id(), "' is listed twice"));
     }
-    CheckReadable(key.key_file(), absl::StrCat(field, ".key_file"), &errors);
+    CheckPrivateKey(key.key_file(), absl::StrCat(field, ".key_file"), &errors);
   }
   if (!config.has_signing()) {
     errors.push_back("signing: required (cert_file and key_file of the gateway's signing certificate)");
   } else {
     CheckReadable(config.signing().cert_file(), "signing.cert_file", &errors);
-    CheckReadable(config.signing().key_file(), "signing.key_file", &errors);
+    CheckPrivateKey(config.signing().key_file(), "signing.key_file", &errors);
   }
   for (int i = 0; i < config.validation().extra_units_size(); ++i) {
     const std::string& unit = config.validation().extra_units(i);

@@ -31,6 +31,7 @@
 #include "gateway/policy/policy_engine.h"
 #include "gateway/proof/batch_signature.h"
 #include "gateway/security/authorizer.h"
+#include "gateway/security/certificate_verifier.h"
 #include "gateway/security/tls.h"
 #include "gateway/server/admin_server.h"
 #include "gateway/server/health_service.h"
@@ -122,6 +123,9 @@ struct Gateway::State {
   policy::ActivePolicy policy;
   std::unique_ptr<proof::Signer> signer;
   std::unique_ptr<proof::Verifier> peer_verifier;  // The peer's signatures, against peer.tls.ca_file.
+  // The CRLs of each face (null when none is configured), set by Create().
+  std::shared_ptr<security::RevocationLists> ministry_crls;
+  std::shared_ptr<security::RevocationLists> peer_crls;
   std::unique_ptr<store::Store> store;
   security::Authorizer authorizer;
   SequenceNotifier outbox;
@@ -216,6 +220,18 @@ struct Gateway::State {
       }
       if (!status->problem().empty()) {
         problems.push_back(absl::StrCat(name, " ", *file, ": ", status->problem()));
+        bad_certificates.insert(name);
+      }
+    }
+    // The CRLs, re-read if they changed: one missing, bad or past its
+    // nextUpdate closes its face (fail-closed), which readiness reports.
+    for (const auto& [name, crls] :
+         {std::pair<const char*, security::RevocationLists*>{"ministry_tls", ministry_crls.get()},
+          {"peer_tls", peer_crls.get()}}) {
+      if (crls == nullptr) continue;
+      crls->Refresh();
+      if (absl::Status health = crls->Health(result.time); !health.ok()) {
+        problems.push_back(std::string(health.message()));
         bad_certificates.insert(name);
       }
     }
@@ -334,6 +350,8 @@ absl::Status Gateway::Check(const v1::GatewayConfig& config) {
   IICC_ASSIGN_OR_RETURN(policy::PseudonymKeys keys, policy::LoadPseudonymKeys(config));
   IICC_RETURN_IF_ERROR(LoadSigner(config).status());
   IICC_RETURN_IF_ERROR(proof::Verifier::Create({config.peer().tls().ca_file()}).status());
+  IICC_RETURN_IF_ERROR(security::RevocationLists::Load(config.ministry_face().tls(), "ministry_face.tls").status());
+  IICC_RETURN_IF_ERROR(security::RevocationLists::Load(config.peer().tls(), "peer.tls").status());
   return policy::CompiledPolicy::Load(config.policy_file(), keys, config.jurisdiction()).status();
 }
 
@@ -347,6 +365,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const v1::GatewayConfig
   IICC_ASSIGN_OR_RETURN(std::unique_ptr<proof::Signer> signer, LoadSigner(config));
   IICC_ASSIGN_OR_RETURN(std::unique_ptr<proof::Verifier> peer_verifier,
                         proof::Verifier::Create({config.peer().tls().ca_file()}));
+  IICC_ASSIGN_OR_RETURN(std::shared_ptr<security::RevocationLists> ministry_crls,
+                        security::RevocationLists::Load(config.ministry_face().tls(), "ministry_face.tls"));
+  IICC_ASSIGN_OR_RETURN(std::shared_ptr<security::RevocationLists> peer_crls,
+                        security::RevocationLists::Load(config.peer().tls(), "peer.tls"));
   IICC_RETURN_IF_ERROR(CreateDirectories(config.data_dir()));
   store::SqliteStoreOptions store_options;
   store_options.max_size_bytes = int64_t{config.store().max_size_mib()} << 20;
@@ -360,9 +382,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(const v1::GatewayConfig
   Log(LogLevel::kInfo, "signing.loaded",
       {{"signer", signer->spiffe_id()},
        {"not_after", absl::FormatTime(absl::RFC3339_sec, signer->not_after(), absl::UTCTimeZone())}});
-  return std::unique_ptr<Gateway>(
-      new Gateway(std::make_unique<State>(config, std::move(keys), std::move(policy), std::move(signer),
-                                          std::move(peer_verifier), std::move(store), high_water)));
+  auto state = std::make_unique<State>(config, std::move(keys), std::move(policy), std::move(signer),
+                                       std::move(peer_verifier), std::move(store), high_water);
+  state->ministry_crls = std::move(ministry_crls);
+  state->peer_crls = std::move(peer_crls);
+  return std::unique_ptr<Gateway>(new Gateway(std::move(state)));
 }
 
 absl::Status Gateway::ReloadPolicy() {
@@ -422,13 +446,18 @@ absl::Status Gateway::Start() {
 
   const int max_message_bytes = static_cast<int>(config.limits().max_message_bytes());
   IICC_ASSIGN_OR_RETURN(s.ministry_server, build(config.ministry_face().listen_address(), config.ministry_face().tls(),
-                                                 security::MakeSpiffeVerifier(std::nullopt), &s.ministry_service,
+                                                 security::MakeCertificateVerifier(
+                                                     {"ministry", security::ExtendedKeyUsage::kClientAuth,
+                                                      std::nullopt, s.ministry_crls}),
+                                                 &s.ministry_service,
                                                  &s.ministry_health_service, max_message_bytes));
   // An envelope is a record accepted under that limit plus its header and
   // proof: the peer face must never refuse what the ministry face accepted.
   IICC_ASSIGN_OR_RETURN(s.peer_server,
                         build(config.peer().listen_address(), config.peer().tls(),
-                              security::MakeSpiffeVerifier(config.peer().peer_spiffe_id()), &s.peer_service,
+                              security::MakeCertificateVerifier({"peer", security::ExtendedKeyUsage::kClientAuth,
+                                                                 config.peer().peer_spiffe_id(), s.peer_crls}),
+                              &s.peer_service,
                               &s.peer_health_service, max_message_bytes + kEnvelopeOverheadBytes));
 
   grpc::ChannelArguments args;
@@ -441,11 +470,14 @@ absl::Status Gateway::Start() {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetMaxSendMessageSize(-1);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(config.peer().peer_address(),
-                                security::MakeChannelCredentials(
-                                    config.peer().tls(), security::MakeSpiffeVerifier(config.peer().peer_spiffe_id())),
-                                args);
+  // The other gateway's server certificate is held to the peer face's rules
+  // (serverAuth instead of clientAuth), its CRLs included.
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      config.peer().peer_address(),
+      security::MakeChannelCredentials(
+          config.peer().tls(), security::MakeCertificateVerifier({"link", security::ExtendedKeyUsage::kServerAuth,
+                                                                   config.peer().peer_spiffe_id(), s.peer_crls})),
+      args);
 
   exchange::ForwarderOptions options;
   options.window = static_cast<int>(config.peer().window());

@@ -1,6 +1,7 @@
 #include "gateway/config/config_loader.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -40,6 +41,9 @@ class ConfigLoaderTest : public ::testing::Test {
     WriteFile(ca_, "-----BEGIN CERTIFICATE-----\n");
     WriteFile(policy_, "jurisdiction: JURISDICTION_KZ\n");
     WriteFile(key_file_, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
+    // Private keys are the owner's alone, or the loader refuses them.
+    ASSERT_EQ(chmod(key_.c_str(), 0600), 0);
+    ASSERT_EQ(chmod(key_file_.c_str(), 0600), 0);
   }
 
   std::string Tls() const { return Tls(cert_, key_, ca_); }
@@ -286,6 +290,45 @@ TEST_F(ConfigLoaderTest, UnreadableFileIsReportedWithItsFieldPath) {
   const std::string line = LineFor(config.status(), "peer.tls.ca_file");
   EXPECT_TRUE(absl::StrContains(line, missing_ca)) << config.status().message();
   EXPECT_EQ(LineFor(config.status(), "ministry_face.tls.ca_file"), "") << config.status().message();
+  EXPECT_EQ(Lines(config.status()).size(), 1u) << config.status().message();
+}
+
+// A private key that its group or others may read is refused, naming the
+// field and the file: the TLS keys, the signing key, the pseudonym keys.
+TEST_F(ConfigLoaderTest, PrivateKeyReadableByGroupOrOthersIsRefused) {
+  for (const mode_t mode : {0640, 0604, 0660}) {
+    ASSERT_EQ(chmod(key_.c_str(), mode), 0);
+    ASSERT_EQ(chmod(key_file_.c_str(), mode), 0);
+    absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig(ValidText(), kSource);
+    ASSERT_FALSE(config.ok()) << "mode " << mode;
+    for (const char* field :
+         {"ministry_face.tls.key_file", "peer.tls.key_file", "signing.key_file", "pseudonym_keys[0].key_file"}) {
+      const std::string line = LineFor(config.status(), field);
+      EXPECT_TRUE(absl::StrContains(line, "readable by group or others")) << field << ":\n" << config.status();
+      EXPECT_TRUE(absl::StrContains(line, field == std::string("pseudonym_keys[0].key_file") ? key_file_ : key_))
+          << line;
+    }
+    // Certificates and CA files are public.
+    EXPECT_EQ(LineFor(config.status(), "ministry_face.tls.cert_file"), "");
+  }
+  ASSERT_EQ(chmod(key_.c_str(), 0400), 0);
+  ASSERT_EQ(chmod(key_file_.c_str(), 0400), 0);
+  EXPECT_TRUE(ParseGatewayConfig(ValidText(), kSource).ok());
+}
+
+TEST_F(ConfigLoaderTest, CrlFilesMustBeReadable) {
+  const std::string crl = dir_.File("ca.crl");
+  WriteFile(crl, "-----BEGIN X509 CRL-----\n");
+  const std::string missing = dir_.File("no-such.crl");
+  const std::string text = ValidText(
+      "", absl::StrCat("tls { cert_file: \"", cert_, "\" key_file: \"", key_, "\" ca_file: \"", ca_,
+                       "\" crl_files: \"", crl, "\" crl_files: \"", missing, "\" }"),
+      Tls());
+  absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig(text, kSource);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(LineFor(config.status(), "ministry_face.tls.crl_files[0]"), "") << config.status();
+  EXPECT_TRUE(absl::StrContains(LineFor(config.status(), "ministry_face.tls.crl_files[1]"), missing))
+      << config.status();
   EXPECT_EQ(Lines(config.status()).size(), 1u) << config.status().message();
 }
 

@@ -33,11 +33,13 @@ GatewayProcess::GatewayProcess(std::string side, const TestPki& pki, const std::
   ministry->mutable_tls()->set_cert_file(pki.File(side_, "gateway.crt"));
   ministry->mutable_tls()->set_key_file(pki.File(side_, "gateway.key"));
   ministry->mutable_tls()->set_ca_file(pki.File(side_, "ca.crt"));
+  ministry->mutable_tls()->add_crl_files(pki.File(side_, "ca.crl"));
   v1::PeerLinkConfig* peer = config_.mutable_peer();
   peer->set_listen_address("127.0.0.1:" + std::to_string(peer_port));
   peer->mutable_tls()->set_cert_file(pki.File(side_, "gateway.crt"));
   peer->mutable_tls()->set_key_file(pki.File(side_, "gateway.key"));
   peer->mutable_tls()->set_ca_file(pki.File(other, "ca.crt"));
+  peer->mutable_tls()->add_crl_files(pki.File(other, "ca.crl"));
   peer->set_peer_spiffe_id("spiffe://" + other + ".iicc/gateway");
   peer->set_peer_address("127.0.0.1:" + std::to_string(peer_target_port));
   // Tests want a quick reconnection after a peer comes back.

@@ -29,8 +29,9 @@ struct PairPorts {
 class GatewayProcess {
  public:
   // A gateway for `side` ("kz" or "uz") with its data and log under
-  // `work_dir/side`, the certificates of `pki`, and the demo's identities:
-  // `ministry-client` may do everything. Edit config() before Start().
+  // `work_dir/side`, the certificates of `pki` (with the CRLs, ca.crl, of
+  // both CAs), and the demo's identities: `ministry-client` may do
+  // everything. Edit config() before Start().
   GatewayProcess(std::string side, const TestPki& pki, const std::string& work_dir, int ministry_port, int peer_port,
                  int peer_target_port);
   // The pair's `side` gateway on `ports`.
