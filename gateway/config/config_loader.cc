@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/container/flat_hash_set.h"
@@ -87,7 +88,43 @@ void CheckAddress(const std::string& address, const std::string& field, std::vec
   }
 }
 
+// A rate limit's burst defaults to twice its rate (a rate of 0 is left for
+// the validation to name).
+void FillBurst(v1::RateLimit* rate) {
+  if (rate->burst() == 0) {
+    rate->set_burst(static_cast<uint32_t>(std::min<uint64_t>(2ull * rate->requests_per_second(), 10'000'000)));
+  }
+}
+
+void FillLimitDefaults(GatewayConfig* config) {
+  v1::LimitsConfig* limits = config->mutable_limits();
+  if (!limits->has_rate_limit()) limits->mutable_rate_limit()->set_requests_per_second(kDefaultRequestsPerSecond);
+  FillBurst(limits->mutable_rate_limit());
+  for (v1::MinistryIdentity& identity : *config->mutable_ministries()) {
+    if (identity.has_rate_limit()) FillBurst(identity.mutable_rate_limit());
+  }
+  if (limits->max_streams_per_identity() == 0) limits->set_max_streams_per_identity(kDefaultMaxStreamsPerIdentity);
+  if (limits->max_subscriptions_per_identity() == 0) {
+    limits->set_max_subscriptions_per_identity(kDefaultMaxSubscriptionsPerIdentity);
+  }
+  if (!limits->has_stream_idle_timeout()) {
+    limits->mutable_stream_idle_timeout()->set_seconds(kDefaultStreamIdleTimeoutSeconds);
+  }
+  if (!limits->has_receipt_timeout()) limits->mutable_receipt_timeout()->set_seconds(kDefaultReceiptTimeoutSeconds);
+  if (limits->audited_denials_per_minute() == 0) {
+    limits->set_audited_denials_per_minute(kDefaultAuditedDenialsPerMinute);
+  }
+}
+
+void CheckRateLimit(const v1::RateLimit& rate, const std::string& field, std::vector<std::string>* errors) {
+  if (rate.requests_per_second() < 1 || rate.requests_per_second() > 1'000'000) {
+    errors->push_back(absl::StrCat(field, ".requests_per_second: 1 to 1,000,000"));
+  }
+  if (rate.burst() > 10'000'000) errors->push_back(absl::StrCat(field, ".burst: at most 10,000,000"));
+}
+
 void FillDefaults(GatewayConfig* config) {
+  FillLimitDefaults(config);
   v1::PeerLinkConfig* peer = config->mutable_peer();
   if (peer->window() == 0) peer->set_window(kDefaultWindow);
   if (!peer->has_initial_backoff()) peer->mutable_initial_backoff()->set_nanos(100'000'000);
@@ -107,6 +144,36 @@ void FillDefaults(GatewayConfig* config) {
 // seconds * 10^9 overflows beyond 292 years.
 int64_t Nanos(const google::protobuf::Duration& d) {
   return absl::ToInt64Nanoseconds(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()));
+}
+
+// LimitsConfig and the identities' own rate limits. Only what was set is
+// checked: FillDefaults fills the rest with valid values.
+void CheckLimits(const GatewayConfig& config, std::vector<std::string>* errors) {
+  const v1::LimitsConfig& limits = config.limits();
+  if (limits.has_rate_limit()) CheckRateLimit(limits.rate_limit(), "limits.rate_limit", errors);
+  for (int i = 0; i < config.ministries_size(); ++i) {
+    if (config.ministries(i).has_rate_limit()) {
+      CheckRateLimit(config.ministries(i).rate_limit(), absl::StrCat("ministries[", i, "].rate_limit"), errors);
+    }
+  }
+  if (limits.max_streams_per_identity() > 100'000) {
+    errors->push_back("limits.max_streams_per_identity: at most 100,000");
+  }
+  if (limits.max_subscriptions_per_identity() > 100'000) {
+    errors->push_back("limits.max_subscriptions_per_identity: at most 100,000");
+  }
+  if (limits.has_stream_idle_timeout() && (Nanos(limits.stream_idle_timeout()) < 100'000'000 ||
+                                           Nanos(limits.stream_idle_timeout()) > int64_t{86'400} * 1'000'000'000)) {
+    errors->push_back("limits.stream_idle_timeout: between 100 ms and 1 day");
+  }
+  if (limits.has_receipt_timeout() &&
+      (Nanos(limits.receipt_timeout()) < 100'000'000 || limits.receipt_timeout().seconds() > 3600 ||
+       (limits.receipt_timeout().seconds() == 3600 && limits.receipt_timeout().nanos() > 0))) {
+    errors->push_back("limits.receipt_timeout: between 100 ms and 1 hour");
+  }
+  if (limits.audited_denials_per_minute() > 10'000) {
+    errors->push_back("limits.audited_denials_per_minute: at most 10,000");
+  }
 }
 
 }  // namespace
@@ -220,6 +287,7 @@ std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
   if (config.limits().max_message_bytes() != 0 && config.limits().max_message_bytes() < 1024) {
     errors.push_back("limits.max_message_bytes: at least 1024");
   }
+  CheckLimits(config, &errors);
   const std::string& file_name = config.store().file_name();
   if (absl::StrContains(file_name, '/')) errors.push_back("store.file_name: a file name, not a path");
 

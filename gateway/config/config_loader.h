@@ -18,6 +18,13 @@ namespace iicc::config {
 // Defaults for fields left unset (see config.proto).
 inline constexpr uint32_t kDefaultWindow = 64;
 inline constexpr uint32_t kDefaultMaxMessageBytes = 4 * 1024 * 1024;
+// LimitsConfig's defaults (docs/configuration.md).
+inline constexpr uint32_t kDefaultRequestsPerSecond = 5000;
+inline constexpr uint32_t kDefaultMaxStreamsPerIdentity = 64;
+inline constexpr uint32_t kDefaultMaxSubscriptionsPerIdentity = 16;
+inline constexpr int64_t kDefaultStreamIdleTimeoutSeconds = 300;
+inline constexpr int64_t kDefaultReceiptTimeoutSeconds = 30;
+inline constexpr uint32_t kDefaultAuditedDenialsPerMinute = 20;
 inline constexpr char kDefaultStoreFileName[] = "gateway.db";
 inline constexpr char kDefaultAdminAddress[] = "127.0.0.1:9464";
 

@@ -138,9 +138,54 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
     }
   } deactivate{this};
 
+  // The watchdog: while the session waits on the peer (for its headers, or
+  // for a receipt with envelopes in flight), it may wait receipt_timeout
+  // from the last sign of life, then the stream is cancelled. A blocked
+  // Write (the peer's flow-control window full) ends that way too.
+  struct Watchdog {
+    absl::Mutex mu;
+    bool waiting ABSL_GUARDED_BY(mu) = true;  // Waiting for the headers.
+    absl::Time since ABSL_GUARDED_BY(mu) = absl::Now();
+    bool fired ABSL_GUARDED_BY(mu) = false;
+    bool done ABSL_GUARDED_BY(mu) = false;
+    void Expect(bool expecting, bool restart) {
+      absl::MutexLock lock(&mu);
+      if (restart || !waiting) since = absl::Now();
+      waiting = expecting;
+    }
+    bool Fired() {
+      absl::MutexLock lock(&mu);
+      return fired;
+    }
+  } watchdog;
+  std::thread watchdog_thread([&watchdog, &context, timeout = options_.receipt_timeout] {
+    absl::MutexLock lock(&watchdog.mu);
+    while (!watchdog.done) {
+      const absl::Time deadline = watchdog.waiting ? watchdog.since + timeout : absl::Now() + timeout;
+      watchdog.mu.AwaitWithDeadline(absl::Condition(&watchdog.done), deadline);
+      if (!watchdog.done && watchdog.waiting && absl::Now() >= watchdog.since + timeout) {
+        watchdog.fired = true;
+        context.TryCancel();
+        return;
+      }
+    }
+  });
+  struct StopWatchdog {
+    Watchdog* watchdog;
+    std::thread* thread;
+    ~StopWatchdog() {
+      {
+        absl::MutexLock lock(&watchdog->mu);
+        watchdog->done = true;
+      }
+      thread->join();
+    }
+  } stop_watchdog{&watchdog, &watchdog_thread};
+
   std::unique_ptr<grpc::ClientReaderWriter<v1::DeliverRequest, v1::DeliverResponse>> stream = stub_->Deliver(&context);
 
   stream->WaitForInitialMetadata();
+  watchdog.Expect(false, false);
   if (context.GetServerInitialMetadata().count(kReceiverMetadataKey) > 0) {
     *connected = true;
     SetLinkUp(true, "");
@@ -197,6 +242,9 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
         status = pending.status();
         break;
       }
+      // The clock starts with the first envelope of an empty window; with
+      // envelopes already in flight, it runs from the last receipt.
+      if (!pending->empty()) watchdog.Expect(true, /*restart=*/false);
       for (store::PendingEnvelope& envelope : *pending) {
         v1::DeliverRequest request;
         if (!request.mutable_envelope()->ParseFromString(envelope.envelope)) {
@@ -273,6 +321,7 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
     } else {
       in_flight.erase(in_flight.begin(), in_flight.begin() + static_cast<std::ptrdiff_t>(outcomes.size()));
       Account(outcomes, sent_headers);
+      if (!outcomes.empty()) watchdog.Expect(!in_flight.empty(), /*restart=*/true);
     }
     if (status.ok() && ended) {
       status = absl::UnavailableError(writable ? "the peer ended the stream" : "the peer closed the stream");
@@ -283,6 +332,12 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
   context.TryCancel();
   reader.join();
   const grpc::Status finish = stream->Finish();
+  if (watchdog.Fired() && !absl::IsCancelled(status)) {
+    metrics::Default().PeerReceiptTimeout();
+    return absl::DeadlineExceededError(absl::StrCat("the peer did not answer within limits.receipt_timeout (",
+                                                    absl::FormatDuration(options_.receipt_timeout),
+                                                    "); unanswered records stay queued"));
+  }
   // The peer's own status says more than "ended", unless it is only the
   // cancellation this side made above.
   if (!finish.ok() && finish.error_code() != grpc::StatusCode::CANCELLED && absl::IsUnavailable(status) &&

@@ -2,7 +2,8 @@
 // stream in acceptance order, with a window of envelopes in flight, and
 // records each receipt. On any failure it reconnects with exponential backoff
 // and jitter and resends everything not yet acknowledged (the receiver drops
-// duplicates by record_id).
+// duplicates by record_id). A peer that stops answering (frozen, or its
+// network gone silent) ends the session after options.receipt_timeout.
 #ifndef IICC_GATEWAY_EXCHANGE_FORWARDER_H_
 #define IICC_GATEWAY_EXCHANGE_FORWARDER_H_
 
@@ -36,6 +37,10 @@ struct ForwarderOptions {
   std::string peer_name;
   // Who must have signed the peer's receipts.
   std::string peer_spiffe_id;
+  // How long the peer may keep us waiting for its stream's headers, or for
+  // the next receipt while envelopes are in flight, before the session ends
+  // (DEADLINE_EXCEEDED) and the next one resends what is unanswered.
+  absl::Duration receipt_timeout = absl::Seconds(30);
 };
 
 // Start() once, Stop() once (or let the destructor stop it). Thread-safe

@@ -73,6 +73,9 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return *buckets;
 }
 
+// Label values of iicc_requests_limited_total, in Limit's order.
+constexpr std::array<const char*, 4> kLimitLabels = {"rate", "streams", "subscriptions", "stream_idle"};
+
 size_t TypeIndex(v1::RecordType type) {
   for (size_t i = 0; i < kRecordTypes.size(); ++i) {
     if (kRecordTypes[i] == type) return i;
@@ -96,6 +99,9 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>* grpc_requests = nullptr;
   prometheus::Counter* reloads_ok = nullptr;
   prometheus::Counter* reloads_refused = nullptr;
+  std::array<prometheus::Counter*, kLimitLabels.size()> limited{};
+  prometheus::Counter* denials_not_audited = nullptr;
+  prometheus::Counter* receipt_timeouts = nullptr;
   prometheus::Gauge* outbox_depth = nullptr;
   prometheus::Gauge* oldest_age = nullptr;
   prometheus::Gauge* link_up = nullptr;
@@ -152,6 +158,27 @@ Metrics::Metrics(std::string version, std::string jurisdiction) : impl_(std::mak
                       .Register(m.registry);
   m.reloads_ok = &reloads.Add({{"result", "ok"}});
   m.reloads_refused = &reloads.Add({{"result", "refused"}});
+  auto& limited = prometheus::BuildCounter()
+                      .Name("iicc_requests_limited_total")
+                      .Help(
+                          "Ministry-face calls refused RESOURCE_EXHAUSTED, or streams ended, by a per-identity limit "
+                          "(rate, streams, subscriptions, stream_idle).")
+                      .Register(m.registry);
+  for (size_t i = 0; i < kLimitLabels.size(); ++i) m.limited[i] = &limited.Add({{"limit", kLimitLabels[i]}});
+  m.denials_not_audited = &prometheus::BuildCounter()
+                               .Name("iicc_audit_denials_not_audited_total")
+                               .Help(
+                                   "Denied calls counted instead of audited one by one "
+                                   "(over limits.audited_denials_per_minute).")
+                               .Register(m.registry)
+                               .Add({});
+  m.receipt_timeouts = &prometheus::BuildCounter()
+                            .Name("iicc_peer_receipt_timeouts_total")
+                            .Help(
+                                "Deliver streams ended because the peer did not answer within "
+                                "limits.receipt_timeout (the records stay queued and are sent again).")
+                            .Register(m.registry)
+                            .Add({});
   m.outbox_depth = &prometheus::BuildGauge()
                         .Name("iicc_outbox_depth")
                         .Help("Records queued for the peer.")
@@ -229,6 +256,14 @@ void Metrics::GrpcRequest(absl::string_view full_method, int code) {
 }
 
 void Metrics::PolicyReload(bool ok) { (ok ? impl_->reloads_ok : impl_->reloads_refused)->Increment(); }
+
+void Metrics::Limited(Limit limit) {
+  if (const size_t i = static_cast<size_t>(limit); i < kLimitLabels.size()) impl_->limited[i]->Increment();
+}
+
+void Metrics::DenialNotAudited() { impl_->denials_not_audited->Increment(); }
+
+void Metrics::PeerReceiptTimeout() { impl_->receipt_timeouts->Increment(); }
 
 std::string Metrics::Render(const Snapshot& snapshot) {
   Impl& m = *impl_;

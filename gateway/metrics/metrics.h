@@ -41,6 +41,15 @@ enum class RejectReason {
   kReceiptInvalid,  // delivery: the peer's receipt failed our checks.
 };
 
+// A per-identity limit of the ministry face that refused or ended a call
+// (label `limit`).
+enum class Limit {
+  kRate,           // limits.rate_limit (or the identity's own): a call or a stream's record refused.
+  kStreams,        // limits.max_streams_per_identity: a SubmitStream refused.
+  kSubscriptions,  // limits.max_subscriptions_per_identity: a Subscribe refused.
+  kStreamIdle,     // limits.stream_idle_timeout: an idle or stuck stream ended.
+};
+
 // What the gauges show at one scrape.
 struct Snapshot {
   int64_t outbox_depth = 0;
@@ -75,6 +84,13 @@ class Metrics {
   // "unknown".
   void GrpcRequest(absl::string_view full_method, int code);
   void PolicyReload(bool ok);
+  // A call refused, or a stream ended, by `limit`.
+  void Limited(Limit limit);
+  // A denied call counted instead of audited (limits.audited_denials_per_minute).
+  void DenialNotAudited();
+  // The forwarder ended a Deliver stream because the peer did not answer
+  // within limits.receipt_timeout.
+  void PeerReceiptTimeout();
 
   // Everything in Prometheus text exposition format, with `snapshot`'s
   // gauges.

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gateway/common/errors.h"
 #include "gateway/common/records.h"
 #include "gateway/store/audit.h"
@@ -44,11 +45,11 @@ v1::FieldViolation Violation(const char* field, const char* description) {
 
 }  // namespace
 
-InboxReader::InboxReader(store::Store* store, const security::Authorizer* authorizer)
-    : store_(store), authorizer_(authorizer) {}
+InboxReader::InboxReader(store::Store* store, const security::Authorizer* authorizer, DenialAuditor* denials)
+    : store_(store), authorizer_(authorizer), denials_(denials) {}
 
 absl::StatusOr<std::vector<v1::RecordType>> InboxReader::ReadableTypes(
-    absl::string_view identity, const google::protobuf::RepeatedField<int>& requested) const {
+    absl::string_view identity, const google::protobuf::RepeatedField<int>& requested, absl::string_view method) const {
   std::vector<v1::RecordType> wanted;
   for (int i = 0; i < requested.size(); ++i) {
     const int type = requested[i];
@@ -61,7 +62,15 @@ absl::StatusOr<std::vector<v1::RecordType>> InboxReader::ReadableTypes(
   std::vector<v1::RecordType> readable = authorizer_->ReadableTypes(identity, wanted);
   if (readable.empty() || (!wanted.empty() && readable.size() != wanted.size())) {
     const std::string what = absl::StrCat(identity, " may not read these inbound record types");
-    store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, "", std::string(identity), "", what});
+    if (denials_ != nullptr) {
+      // The names of the types asked for: an enum's, never the caller's text.
+      std::string types;
+      for (v1::RecordType type : wanted) absl::StrAppend(&types, types.empty() ? "" : ",", RecordTypeName(type));
+      denials_->Denied(v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, identity,
+                       absl::StrCat(method, ": ", what, " (", types.empty() ? "all types" : types, ")"), absl::Now());
+    } else {
+      store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, "", std::string(identity), "", what});
+    }
     return absl::PermissionDeniedError(what);
   }
   std::sort(readable.begin(), readable.end());
@@ -93,7 +102,8 @@ absl::StatusOr<std::vector<v1::InboundRecord>> InboxReader::Read(int64_t after,
 
 absl::StatusOr<v1::ListInboundRecordsResponse> InboxReader::List(absl::string_view identity,
                                                                  const v1::ListInboundRecordsRequest& request) const {
-  absl::StatusOr<std::vector<v1::RecordType>> types = ReadableTypes(identity, request.record_types());
+  absl::StatusOr<std::vector<v1::RecordType>> types =
+      ReadableTypes(identity, request.record_types(), "ListInboundRecords");
   if (!types.ok()) return types.status();
   if (request.page_size() < 0) {
     return InvalidArgumentWithViolations({Violation("page_size", "must not be negative")});

@@ -1,12 +1,17 @@
 #include "gateway/ministry/ministry_service.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gateway/common/errors.h"
 #include "gateway/common/grpc_status.h"
+#include "gateway/common/log.h"
+#include "gateway/common/records.h"
 #include "gateway/security/tls.h"
 #include "gateway/store/audit.h"
 #include "google/protobuf/arena.h"
@@ -35,14 +40,19 @@ std::optional<std::string> CallerOf(grpc::CallbackServerContext* context, store:
 }
 
 // Runs `work(identity)` on the worker pool for the authenticated caller and
-// finishes the call with its result.
-template <typename Response, typename Work>
+// finishes the call with its result, unless `admit(identity)` refuses it.
+template <typename Response, typename Admit, typename Work>
 grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, store::Store* audit, ThreadPool* workers,
-                                     Response* response, Work work) {
+                                     Response* response, Admit admit, Work work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::optional<std::string> identity = CallerOf(context, audit, workers);
   if (!identity) {
     reactor->Finish(kNoIdentity);
+    return reactor;
+  }
+  if (absl::Status admitted = admit(*identity); !admitted.ok()) {
+    context->AddTrailingMetadata(kErrorTrailerKey, ToErrorProto(admitted).SerializeAsString());
+    reactor->Finish(ToGrpcStatus(admitted));
     return reactor;
   }
   workers->Schedule([context, reactor, identity = *std::move(identity), response, work = std::move(work)] {
@@ -57,25 +67,67 @@ grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, store
   return reactor;
 }
 
+// What a stream cut by limits.stream_idle_timeout is told (if it still
+// listens).
+grpc::Status IdleCut(absl::Duration timeout, absl::string_view waiting_for) {
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      absl::StrCat("stream idle (limits.stream_idle_timeout: ", absl::FormatDuration(timeout),
+                                   " without ", waiting_for, "); open a new stream when there is more to send"));
+}
+
 }  // namespace
+
+// A stream the sweeper looks at.
+class MinistryService::Watched {
+ public:
+  virtual ~Watched() = default;
+  // Ends the call if it has waited on its client (for a request, or for it
+  // to take a response) since before `now - idle`. Called with the
+  // service's mu_ held, so the reactor is not destroyed meanwhile.
+  virtual void CutIfIdle(absl::Time now, absl::Duration idle) = 0;
+};
 
 // Reads a request, accepts it on the worker pool, writes the answer, reads
 // the next: one response per request, in order. A refused record is answered
 // with SubmitResponse.error and the stream goes on. Registered with the
 // service while it lives, so that a shutdown can end it between requests.
 class MinistryService::SubmitStreamReactor final
-    : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
+    : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>,
+      public MinistryService::Watched {
  public:
-  SubmitStreamReactor(MinistryService* service, std::string identity)
-      : service_(service), identity_(std::move(identity)) {
+  // REQUIRES: service->mu_ held; the caller registers the stream, whose
+  // place in limits_ was taken (OpenStream).
+  SubmitStreamReactor(MinistryService* service, grpc::CallbackServerContext* context, std::string identity)
+      : service_(service), context_(context), identity_(std::move(identity)) {
     absl::MutexLock lock(&mu_);
     reading_ = true;
+    waiting_since_ = absl::Now();
     StartRead(&request_);
   }
 
   ~SubmitStreamReactor() override {
-    absl::MutexLock lock(&service_->mu_);
-    service_->streams_.erase(this);
+    {
+      absl::MutexLock lock(&service_->mu_);
+      service_->streams_.erase(this);
+      service_->watched_.erase(this);
+    }
+    service_->limits_->CloseStream(identity_, CallerLimits::Stream::kSubmitStream);
+  }
+
+  void CutIfIdle(absl::Time now, absl::Duration idle) override {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || now - waiting_since_ < idle) return;
+    waiting_since_ = absl::InfiniteFuture();
+    metrics::Default().Limited(metrics::Limit::kStreamIdle);
+    Log(LogLevel::kWarning, "stream.idle_cut",
+        {{"caller", identity_}, {"method", "SubmitStream"}, {"waiting_for", reading_ ? "request" : "read"}});
+    if (reading_) {
+      FinishLocked(IdleCut(idle, "a request"));
+    } else {
+      // A response the client does not take: flow control holds it, and
+      // the status could not pass it either.
+      context_->TryCancel();
+    }
   }
 
   // MinistryService::Close(): a stream waiting for its next request ends
@@ -89,13 +141,24 @@ class MinistryService::SubmitStreamReactor final
   void OnReadDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     reading_ = false;
+    waiting_since_ = absl::InfiniteFuture();
     if (finished_) return;  // Closed while waiting: the client resends.
     if (!ok) {              // The client half-closed (or went away): every answer is written.
       FinishLocked(grpc::Status::OK);
       return;
     }
+    // Each record takes one request of the caller's rate; a refused one is
+    // answered like any refused record, and the stream goes on.
+    if (absl::Status admitted = service_->Admit(identity_, "SubmitStream", RecordTypeOf(request_.record()));
+        !admitted.ok()) {
+      response_.Clear();
+      response_.set_request_id(request_.request_id());
+      *response_.mutable_error() = ToErrorProto(admitted);
+      StartWriteLocked();
+      return;
+    }
     service_->workers_->Schedule([this] {
-      absl::StatusOr<v1::SubmitResponse> result = service_->acceptor_->Submit(identity_, &request_);
+      absl::StatusOr<v1::SubmitResponse> result = service_->acceptor_->Submit(identity_, &request_, "SubmitStream");
       if (result.ok()) {
         response_ = *std::move(result);
       } else {
@@ -105,12 +168,14 @@ class MinistryService::SubmitStreamReactor final
         response_.set_record_id(RecordIdOf(result.status()));
         *response_.mutable_error() = ToErrorProto(result.status());
       }
-      StartWrite(&response_);
+      absl::MutexLock lock(&mu_);
+      StartWriteLocked();
     });
   }
 
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
+    waiting_since_ = absl::InfiniteFuture();
     if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke while answering"));
       return;
@@ -120,12 +185,18 @@ class MinistryService::SubmitStreamReactor final
       return;
     }
     reading_ = true;
+    waiting_since_ = absl::Now();
     StartRead(&request_);
   }
 
   void OnDone() override { delete this; }
 
  private:
+  void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    waiting_since_ = absl::Now();
+    StartWrite(&response_);
+  }
+
   static grpc::Status ShuttingDown() {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "the gateway is shutting down; send unanswered requests again (same request_id)");
@@ -138,30 +209,70 @@ class MinistryService::SubmitStreamReactor final
   }
 
   MinistryService* const service_;
+  grpc::CallbackServerContext* const context_;
   const std::string identity_;
   v1::SubmitRequest request_;    // Owned by gRPC while a read is pending, by the worker while accepted.
   v1::SubmitResponse response_;  // Owned by gRPC while a write is pending.
   absl::Mutex mu_;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  // Since when a read or a write waits on the client; InfiniteFuture while
+  // the gateway is the one working.
+  absl::Time waiting_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-namespace {
-
 // Streams the inbox after a cursor, then waits for new records. At most one
 // of {a store read, a write, a wait} is in progress at any time.
-class SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord> {
+class MinistryService::SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord>,
+                                                public MinistryService::Watched {
  public:
-  SubscribeReactor(int64_t after, std::vector<v1::RecordType> types, const InboxReader* reader, SequenceNotifier* inbox,
-                   ThreadPool* workers)
-      : cursor_(after), types_(std::move(types)), reader_(reader), inbox_(inbox), workers_(workers) {
+  // REQUIRES: the place in limits_ was taken (OpenStream). Registers itself.
+  SubscribeReactor(MinistryService* service, grpc::CallbackServerContext* context, std::string identity, int64_t after,
+                   std::vector<v1::RecordType> types)
+      : service_(service),
+        context_(context),
+        identity_(std::move(identity)),
+        cursor_(after),
+        types_(std::move(types)),
+        reader_(service->reader_),
+        inbox_(service->inbox_),
+        workers_(service->workers_) {
+    {
+      absl::MutexLock lock(&service_->mu_);
+      service_->watched_.insert(this);
+    }
     // Tells the subscriber at once that it is subscribed, before any record.
     StartSendInitialMetadata();
     workers_->Schedule([this] { Fetch(); });
   }
 
+  ~SubscribeReactor() override {
+    {
+      absl::MutexLock lock(&service_->mu_);
+      service_->watched_.erase(this);
+    }
+    service_->limits_->CloseStream(identity_, CallerLimits::Stream::kSubscribe);
+  }
+
+  // Only a record the client does not take counts: waiting for new records
+  // is what a subscription does.
+  void CutIfIdle(absl::Time now, absl::Duration idle) override {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || now - writing_since_ < idle) return;
+    writing_since_ = absl::InfiniteFuture();
+    metrics::Default().Limited(metrics::Limit::kStreamIdle);
+    Log(LogLevel::kWarning, "stream.idle_cut",
+        {{"caller", identity_}, {"method", "Subscribe"}, {"waiting_for", "read"}});
+    // Flow control holds the record, and a status could not pass it.
+    context_->TryCancel();
+  }
+
   void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_since_ = absl::InfiniteFuture();
+    }
     if (!ok) {
       FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "subscriber went away"));
       return;
@@ -169,7 +280,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord
     cursor_ = batch_[next_].sequence();
     ++next_;
     if (next_ < batch_.size()) {
-      StartWrite(&batch_[next_]);
+      Write(&batch_[next_]);
     } else {
       workers_->Schedule([this] { Fetch(); });
     }
@@ -201,7 +312,7 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord
     if (!records->empty()) {
       batch_ = *std::move(records);
       next_ = 0;
-      StartWrite(&batch_[0]);
+      Write(&batch_[0]);
       return;
     }
     if (inbox_->closed()) {  // Shutting down: the client resumes from its cursor elsewhere or later.
@@ -219,6 +330,14 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord
     FinishOnce(grpc::Status::CANCELLED);
   }
 
+  void Write(const v1::InboundRecord* record) {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_since_ = absl::Now();
+    }
+    StartWrite(record);
+  }
+
   // Finish is called outside the lock: OnDone (which deletes this) may follow.
   void FinishOnce(grpc::Status status) {
     {
@@ -229,6 +348,9 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord
     Finish(std::move(status));
   }
 
+  MinistryService* const service_;
+  grpc::CallbackServerContext* const context_;
+  const std::string identity_;
   int64_t cursor_;
   const std::vector<v1::RecordType> types_;
   const InboxReader* const reader_;
@@ -241,9 +363,10 @@ class SubscribeReactor final : public grpc::ServerWriteReactor<v1::InboundRecord
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   SequenceNotifier::Token watch_ ABSL_GUARDED_BY(mu_) = 0;
+  // Since when a write waits for the client to take it; InfiniteFuture when
+  // none does.
+  absl::Time writing_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };
-
-}  // namespace
 
 // gRPC's callback API hands a unary handler a const request. With this
 // allocator the service owns the messages: each call parses into its own
@@ -275,23 +398,73 @@ class MinistryService::SubmitAllocator final : public grpc::MessageAllocator<v1:
 };
 
 MinistryService::MinistryService(RecordAcceptor* acceptor, const InboxReader* reader, store::Store* audit,
-                                 SequenceNotifier* inbox, ThreadPool* workers)
+                                 SequenceNotifier* inbox, ThreadPool* workers, CallerLimits* limits,
+                                 DenialAuditor* denials, absl::Duration stream_idle_timeout)
     : acceptor_(acceptor),
       reader_(reader),
       audit_(audit),
       inbox_(inbox),
       workers_(workers),
+      limits_(limits),
+      denials_(denials),
+      stream_idle_timeout_(stream_idle_timeout),
       submit_allocator_(std::make_unique<SubmitAllocator>()) {
   SetMessageAllocatorFor_Submit(submit_allocator_.get());
+  sweeper_ = std::thread([this] { Sweep(); });
 }
 
-MinistryService::~MinistryService() = default;
+MinistryService::~MinistryService() {
+  {
+    absl::MutexLock lock(&mu_);
+    sweeper_stop_ = true;
+  }
+  sweeper_.join();
+}
+
+void MinistryService::Sweep() {
+  // A quarter of the timeout, so that a stream is cut at most 25% late;
+  // between 10 ms and 1 s.
+  const absl::Duration tick = std::clamp(stream_idle_timeout_ / 4, absl::Milliseconds(10), absl::Seconds(1));
+  while (true) {
+    const absl::Time now = absl::Now();
+    {
+      absl::MutexLock lock(&mu_);
+      if (sweeper_stop_) return;
+      for (Watched* stream : watched_) stream->CutIfIdle(now, stream_idle_timeout_);
+    }
+    denials_->Flush(now);  // A durable write, here rather than on gRPC's threads.
+    absl::MutexLock lock(&mu_);
+    if (mu_.AwaitWithTimeout(absl::Condition(&sweeper_stop_), tick)) return;
+  }
+}
+
+absl::Status MinistryService::Admit(const std::string& identity, absl::string_view method, v1::RecordType type) {
+  absl::Status admitted = limits_->TakeRequest(identity, absl::Now());
+  if (!admitted.ok()) {
+    Refused(identity,
+            type == v1::RECORD_TYPE_UNSPECIFIED ? std::string(method)
+                                                : absl::StrCat(method, " (", RecordTypeName(type), ")"),
+            metrics::Limit::kRate, admitted);
+  }
+  return admitted;
+}
+
+void MinistryService::Refused(const std::string& identity, absl::string_view method, metrics::Limit limit,
+                              const absl::Status& status) {
+  metrics::Default().Limited(limit);
+  denials_->Denied(v1::AUDIT_EVENT_KIND_LIMIT_EXCEEDED, identity, absl::StrCat(method, ": ", status.message()),
+                   absl::Now());
+}
 
 grpc::ServerUnaryReactor* MinistryService::Submit(grpc::CallbackServerContext* context,
                                                   const v1::SubmitRequest* /*request*/, v1::SubmitResponse* response) {
   v1::SubmitRequest* request = SubmitAllocator::MutableRequest(context);
-  return ServeUnary(context, audit_, workers_, response,
-                    [this, request](const std::string& identity) { return acceptor_->Submit(identity, request); });
+  return ServeUnary(
+      context, audit_, workers_, response,
+      [this, request](const std::string& identity) {
+        return Admit(identity, "Submit", RecordTypeOf(request->record()));
+      },
+      [this, request](const std::string& identity) { return acceptor_->Submit(identity, request, "Submit"); });
 }
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* MinistryService::SubmitStream(
@@ -314,8 +487,18 @@ grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* MinistryService:
     };
     return new Closed;
   }
-  auto* reactor = new SubmitStreamReactor(this, *std::move(identity));
+  if (absl::Status opened = limits_->OpenStream(*identity, CallerLimits::Stream::kSubmitStream); !opened.ok()) {
+    Refused(*identity, "SubmitStream", metrics::Limit::kStreams, opened);
+    class TooMany final : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
+     public:
+      explicit TooMany(grpc::Status status) { Finish(std::move(status)); }
+      void OnDone() override { delete this; }
+    };
+    return new TooMany(ToGrpcStatus(opened));
+  }
+  auto* reactor = new SubmitStreamReactor(this, context, *std::move(identity));
   streams_.insert(reactor);
+  watched_.insert(reactor);
   return reactor;
 }
 
@@ -328,9 +511,10 @@ void MinistryService::Close() {
 grpc::ServerUnaryReactor* MinistryService::GetRecordStatus(grpc::CallbackServerContext* context,
                                                            const v1::GetRecordStatusRequest* request,
                                                            v1::RecordStatus* response) {
-  return ServeUnary(context, audit_, workers_, response, [this, request](const std::string& identity) {
-    return acceptor_->GetStatus(identity, request->record_id());
-  });
+  return ServeUnary(
+      context, audit_, workers_, response,
+      [this](const std::string& identity) { return Admit(identity, "GetRecordStatus", v1::RECORD_TYPE_UNSPECIFIED); },
+      [this, request](const std::string& identity) { return acceptor_->GetStatus(identity, request->record_id()); });
 }
 
 grpc::ServerWriteReactor<v1::InboundRecord>* MinistryService::Subscribe(grpc::CallbackServerContext* context,
@@ -342,7 +526,12 @@ grpc::ServerWriteReactor<v1::InboundRecord>* MinistryService::Subscribe(grpc::Ca
   };
   std::optional<std::string> identity = CallerOf(context, audit_, workers_);
   if (!identity) return new Refuse(kNoIdentity);
-  absl::StatusOr<std::vector<v1::RecordType>> types = reader_->ReadableTypes(*identity, request->record_types());
+  if (absl::Status admitted = Admit(*identity, "Subscribe", v1::RECORD_TYPE_UNSPECIFIED); !admitted.ok()) {
+    return new Refuse(ToGrpcStatus(admitted));
+  }
+  // Audits a refusal through denials_, which does not block this thread.
+  absl::StatusOr<std::vector<v1::RecordType>> types =
+      reader_->ReadableTypes(*identity, request->record_types(), "Subscribe");
   if (!types.ok()) return new Refuse(ToGrpcStatus(types.status()));
   if (request->after_sequence() < 0) {
     v1::FieldViolation violation;
@@ -350,14 +539,22 @@ grpc::ServerWriteReactor<v1::InboundRecord>* MinistryService::Subscribe(grpc::Ca
     violation.set_description("must not be negative");
     return new Refuse(ToGrpcStatus(InvalidArgumentWithViolations({violation})));
   }
-  return new SubscribeReactor(request->after_sequence(), *std::move(types), reader_, inbox_, workers_);
+  if (absl::Status opened = limits_->OpenStream(*identity, CallerLimits::Stream::kSubscribe); !opened.ok()) {
+    Refused(*identity, "Subscribe", metrics::Limit::kSubscriptions, opened);
+    return new Refuse(ToGrpcStatus(opened));
+  }
+  return new SubscribeReactor(this, context, *std::move(identity), request->after_sequence(), *std::move(types));
 }
 
 grpc::ServerUnaryReactor* MinistryService::ListInboundRecords(grpc::CallbackServerContext* context,
                                                               const v1::ListInboundRecordsRequest* request,
                                                               v1::ListInboundRecordsResponse* response) {
-  return ServeUnary(context, audit_, workers_, response,
-                    [this, request](const std::string& identity) { return reader_->List(identity, *request); });
+  return ServeUnary(
+      context, audit_, workers_, response,
+      [this](const std::string& identity) {
+        return Admit(identity, "ListInboundRecords", v1::RECORD_TYPE_UNSPECIFIED);
+      },
+      [this, request](const std::string& identity) { return reader_->List(identity, *request); });
 }
 
 }  // namespace iicc::ministry

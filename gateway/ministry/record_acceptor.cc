@@ -16,20 +16,22 @@ namespace iicc::ministry {
 RecordAcceptor::RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* store,
                                const security::Authorizer* authorizer, const policy::ActivePolicy* policy,
                                const proof::Signer* signer, SequenceNotifier* outbox,
-                               validation::ValidationOptions validation)
+                               validation::ValidationOptions validation, DenialAuditor* denials)
     : jurisdiction_(jurisdiction),
       store_(store),
       authorizer_(authorizer),
       policy_(policy),
       signer_(signer),
       outbox_(outbox),
-      validation_(std::move(validation)) {}
+      validation_(std::move(validation)),
+      denials_(denials) {}
 
-absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view identity, v1::SubmitRequest* request) {
+absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view identity, v1::SubmitRequest* request,
+                                                          absl::string_view method) {
   const absl::Time start = absl::Now();
   const v1::RecordType type = RecordTypeOf(request->record());
   Verdict verdict;
-  absl::StatusOr<v1::SubmitResponse> response = Accept(identity, request, &verdict);
+  absl::StatusOr<v1::SubmitResponse> response = Accept(identity, request, method, &verdict);
   std::string outcome;
   if (response.ok()) {
     outcome = verdict.replay ? "replayed" : "queued";
@@ -49,7 +51,7 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view iden
 }
 
 absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Accept(absl::string_view identity, v1::SubmitRequest* request,
-                                                          Verdict* outcome_out) {
+                                                          absl::string_view method, Verdict* outcome_out) {
   Verdict& result = *outcome_out;
   const v1::RecordType type = RecordTypeOf(request->record());
   // Authorize before validating, so that an unauthorized caller learns
@@ -57,7 +59,12 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Accept(absl::string_view iden
   if (type == v1::RECORD_TYPE_UNSPECIFIED ? !authorizer_->HasRole(identity, v1::ROLE_SUBMIT)
                                           : !authorizer_->Allows(identity, v1::ROLE_SUBMIT, type)) {
     const std::string what = absl::StrCat(identity, " may not submit ", RecordTypeName(type), " records");
-    store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, "", std::string(identity), "", what});
+    if (denials_ != nullptr) {
+      denials_->Denied(v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, identity, absl::StrCat(method, ": ", what),
+                       absl::Now());
+    } else {
+      store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, "", std::string(identity), "", what});
+    }
     result.reason = metrics::RejectReason::kPermission;
     return absl::PermissionDeniedError(what);
   }

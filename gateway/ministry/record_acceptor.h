@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "gateway/common/sequence_notifier.h"
 #include "gateway/metrics/metrics.h"
+#include "gateway/ministry/denial_auditor.h"
 #include "gateway/policy/policy_engine.h"
 #include "gateway/proof/batch_signature.h"
 #include "gateway/security/authorizer.h"
@@ -24,10 +25,11 @@ class RecordAcceptor {
  public:
   // `outbox` is bumped after each newly accepted record; `policy` decides
   // what of a record leaves.
-  // `signer` signs each envelope.
+  // `signer` signs each envelope. `denials` audits refusals for lack of a
+  // role (throttled); when null, each is appended to `store` at once.
   RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* store, const security::Authorizer* authorizer,
                  const policy::ActivePolicy* policy, const proof::Signer* signer, SequenceNotifier* outbox,
-                 validation::ValidationOptions validation = {});
+                 validation::ValidationOptions validation = {}, DenialAuditor* denials = nullptr);
 
   // Accepts `request` from `identity`: authorizes, validates, applies the
   // outbound policy, and blocks until the filtered record is durable.
@@ -45,12 +47,15 @@ class RecordAcceptor {
   //
   // Each call is counted in the metrics (metrics::Default()) and logged as
   // one "record.submitted" line: record id, type, caller, outcome, duration.
-  absl::StatusOr<v1::SubmitResponse> Submit(absl::string_view identity, v1::SubmitRequest* request);
+  // `method` ("Submit", "SubmitStream") names the call in audit entries.
+  absl::StatusOr<v1::SubmitResponse> Submit(absl::string_view identity, v1::SubmitRequest* request,
+                                            absl::string_view method = "Submit");
 
   // The same on a copy, for callers that keep their request.
-  absl::StatusOr<v1::SubmitResponse> Submit(absl::string_view identity, const v1::SubmitRequest& request) {
+  absl::StatusOr<v1::SubmitResponse> Submit(absl::string_view identity, const v1::SubmitRequest& request,
+                                            absl::string_view method = "Submit") {
     v1::SubmitRequest copy = request;
-    return Submit(identity, &copy);
+    return Submit(identity, &copy, method);
   }
 
   // The status of `record_id` if `identity` submitted it or holds the status
@@ -64,7 +69,8 @@ class RecordAcceptor {
     std::optional<metrics::RejectReason> reason;  // Why the record was refused.
   };
   // Submit without the accounting.
-  absl::StatusOr<v1::SubmitResponse> Accept(absl::string_view identity, v1::SubmitRequest* request, Verdict* verdict);
+  absl::StatusOr<v1::SubmitResponse> Accept(absl::string_view identity, v1::SubmitRequest* request,
+                                            absl::string_view method, Verdict* verdict);
 
   const v1::Jurisdiction jurisdiction_;
   store::Store* const store_;
@@ -73,6 +79,7 @@ class RecordAcceptor {
   const proof::Signer* const signer_;
   SequenceNotifier* const outbox_;
   const validation::ValidationOptions validation_;
+  DenialAuditor* const denials_;
 };
 
 }  // namespace iicc::ministry

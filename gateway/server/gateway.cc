@@ -25,6 +25,8 @@
 #include "gateway/exchange/forwarder.h"
 #include "gateway/exchange/peer_service.h"
 #include "gateway/metrics/metrics.h"
+#include "gateway/ministry/caller_limits.h"
+#include "gateway/ministry/denial_auditor.h"
 #include "gateway/ministry/inbox_reader.h"
 #include "gateway/ministry/ministry_service.h"
 #include "gateway/ministry/record_acceptor.h"
@@ -49,6 +51,19 @@ namespace {
 // nothing but its stack, and the more calls wait together, the more share
 // one commit (the store's group commit): enough for many concurrent clients.
 constexpr int kWorkerThreads = 32;
+
+// HTTP/2 keepalive on every connection, both ways: each side pings the
+// other after this long without a frame, and drops the connection when the
+// ping is not answered within kKeepaliveTimeout, so that a vanished client
+// or peer (a cable pulled, a host frozen) does not hold its calls for ever.
+// Peers may ping us every 10 s (kMinPingInterval) even without data: ours
+// ping every 20 s.
+constexpr int kKeepaliveTimeMs = 20000;
+constexpr int kKeepaliveTimeoutMs = 10000;
+constexpr int kMinPingIntervalMs = 10000;
+// A ministry-face connection with no call for this long is closed (GOAWAY;
+// the client reconnects when it next calls).
+constexpr int kMaxConnectionIdleMs = 15 * 60 * 1000;
 
 // Room for an envelope's header and proof (certificate chain included)
 // beyond the record it carries.
@@ -131,6 +146,8 @@ struct Gateway::State {
   SequenceNotifier outbox;
   SequenceNotifier inbox;
   ThreadPool workers{kWorkerThreads};
+  ministry::CallerLimits caller_limits;
+  ministry::DenialAuditor denials;
   ministry::RecordAcceptor acceptor;
   ministry::InboxReader reader;
   ministry::MinistryService ministry_service;
@@ -165,10 +182,13 @@ struct Gateway::State {
         store(std::move(store_in)),
         authorizer(config),
         inbox(inbox_high_water),
+        caller_limits(config),
+        denials(store.get(), &workers, static_cast<int>(config.limits().audited_denials_per_minute())),
         acceptor(config.jurisdiction(), store.get(), &authorizer, &policy, signer.get(), &outbox,
-                 ValidationOptionsOf(config)),
-        reader(store.get(), &authorizer),
-        ministry_service(&acceptor, &reader, store.get(), &inbox, &workers),
+                 ValidationOptionsOf(config), &denials),
+        reader(store.get(), &authorizer, &denials),
+        ministry_service(&acceptor, &reader, store.get(), &inbox, &workers, &caller_limits, &denials,
+                         FromProto(config.limits().stream_idle_timeout())),
         receiver(config.jurisdiction(), store.get(), &policy, signer.get(), peer_verifier.get(),
                  config.peer().peer_spiffe_id(), &inbox, ValidationOptionsOf(config)),
         peer_service(config.peer().peer_spiffe_id(), &receiver, &workers) {}
@@ -425,12 +445,19 @@ absl::Status Gateway::Start() {
 
   auto build = [&](const std::string& address, const v1::TlsConfig& tls,
                    std::shared_ptr<grpc::experimental::CertificateVerifier> verifier, grpc::Service* service,
-                   grpc::Service* health, int max_message_bytes) -> absl::StatusOr<std::unique_ptr<grpc::Server>> {
+                   grpc::Service* health, int max_message_bytes,
+                   int max_connection_idle_ms) -> absl::StatusOr<std::unique_ptr<grpc::Server>> {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(address, security::MakeServerCredentials(tls, std::move(verifier)));
     // Two gateways on one port would split the traffic silently.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, kMinPingIntervalMs);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+    // Keepalive pings go on while a long call (a Subscribe, a Deliver
+    // stream) sends nothing; gRPC's default stops after two.
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    if (max_connection_idle_ms > 0) builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, max_connection_idle_ms);
     builder.SetMaxReceiveMessageSize(max_message_bytes);
     builder.RegisterService(service);
     builder.RegisterService(health);
@@ -445,20 +472,20 @@ absl::Status Gateway::Start() {
   };
 
   const int max_message_bytes = static_cast<int>(config.limits().max_message_bytes());
-  IICC_ASSIGN_OR_RETURN(s.ministry_server, build(config.ministry_face().listen_address(), config.ministry_face().tls(),
-                                                 security::MakeCertificateVerifier(
-                                                     {"ministry", security::ExtendedKeyUsage::kClientAuth,
-                                                      std::nullopt, s.ministry_crls}),
-                                                 &s.ministry_service,
-                                                 &s.ministry_health_service, max_message_bytes));
+  IICC_ASSIGN_OR_RETURN(
+      s.ministry_server,
+      build(config.ministry_face().listen_address(), config.ministry_face().tls(),
+            security::MakeCertificateVerifier(
+                {"ministry", security::ExtendedKeyUsage::kClientAuth, std::nullopt, s.ministry_crls}),
+            &s.ministry_service, &s.ministry_health_service, max_message_bytes, kMaxConnectionIdleMs));
   // An envelope is a record accepted under that limit plus its header and
   // proof: the peer face must never refuse what the ministry face accepted.
   IICC_ASSIGN_OR_RETURN(s.peer_server,
                         build(config.peer().listen_address(), config.peer().tls(),
                               security::MakeCertificateVerifier({"peer", security::ExtendedKeyUsage::kClientAuth,
                                                                  config.peer().peer_spiffe_id(), s.peer_crls}),
-                              &s.peer_service,
-                              &s.peer_health_service, max_message_bytes + kEnvelopeOverheadBytes));
+                              &s.peer_service, &s.peer_health_service, max_message_bytes + kEnvelopeOverheadBytes,
+                              /*max_connection_idle_ms=*/0));
 
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
@@ -467,8 +494,9 @@ absl::Status Gateway::Start() {
               static_cast<int>(absl::ToInt64Milliseconds(FromProto(config.peer().initial_backoff()))));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
               static_cast<int>(absl::ToInt64Milliseconds(FromProto(config.peer().max_backoff()))));
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   args.SetMaxSendMessageSize(-1);
   // The other gateway's server certificate is held to the peer face's rules
   // (serverAuth instead of clientAuth), its CRLs included.
@@ -485,6 +513,7 @@ absl::Status Gateway::Start() {
   options.max_backoff = FromProto(config.peer().max_backoff());
   options.peer_name = config.peer().peer_address();
   options.peer_spiffe_id = config.peer().peer_spiffe_id();
+  options.receipt_timeout = FromProto(config.limits().receipt_timeout());
   s.forwarder = std::make_unique<exchange::Forwarder>(options, s.store.get(), s.peer_verifier.get(), std::move(channel),
                                                       &s.outbox);
   s.forwarder->Start();

@@ -191,6 +191,54 @@ TEST_F(ConfigLoaderTest, HugeDurationsAreRefusedWithoutOverflow) {
   EXPECT_THAT(LineFor(config.status(), "peer.max_backoff"), ::testing::HasSubstr("at most 1 hour"));
 }
 
+TEST_F(ConfigLoaderTest, LimitsHaveDefaultsAndABurstOfTwiceTheRate) {
+  absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig(ValidText(R"pb(
+                                                                  ministries {
+                                                                    spiffe_id: "spiffe://kz.iicc/ministry/slow"
+                                                                    rate_limit { requests_per_second: 7 }
+                                                                  }
+                                                                )pb"),
+                                                                kSource);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const v1::LimitsConfig& limits = config->limits();
+  EXPECT_EQ(limits.rate_limit().requests_per_second(), 5000u);
+  EXPECT_EQ(limits.rate_limit().burst(), 10000u);
+  EXPECT_EQ(limits.max_streams_per_identity(), 64u);
+  EXPECT_EQ(limits.max_subscriptions_per_identity(), 16u);
+  EXPECT_EQ(limits.stream_idle_timeout().seconds(), 300);
+  EXPECT_EQ(limits.receipt_timeout().seconds(), 30);
+  EXPECT_EQ(limits.audited_denials_per_minute(), 20u);
+  EXPECT_EQ(config->ministries(config->ministries_size() - 1).rate_limit().burst(), 14u);
+}
+
+TEST_F(ConfigLoaderTest, LimitsOutOfRangeAreEachNamed) {
+  absl::StatusOr<v1::GatewayConfig> config =
+      ParseGatewayConfig(ValidText(R"pb(
+                           limits {
+                             rate_limit { requests_per_second: 0 }
+                             max_streams_per_identity: 1000000
+                             max_subscriptions_per_identity: 1000000
+                             stream_idle_timeout { nanos: 1000 }
+                             receipt_timeout { seconds: 7200 }
+                             audited_denials_per_minute: 20000
+                           }
+                           ministries {
+                             spiffe_id: "spiffe://kz.iicc/ministry/slow"
+                             rate_limit { requests_per_second: 2000000 burst: 20000000 }
+                           }
+                         )pb"),
+                         kSource);
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(LineFor(config.status(), "limits.rate_limit.requests_per_second"), ::testing::HasSubstr("1 to"));
+  EXPECT_THAT(LineFor(config.status(), "limits.max_streams_per_identity"), ::testing::HasSubstr("at most"));
+  EXPECT_THAT(LineFor(config.status(), "limits.max_subscriptions_per_identity"), ::testing::HasSubstr("at most"));
+  EXPECT_THAT(LineFor(config.status(), "limits.stream_idle_timeout"), ::testing::HasSubstr("between 100 ms and 1 day"));
+  EXPECT_THAT(LineFor(config.status(), "limits.receipt_timeout"), ::testing::HasSubstr("between 100 ms and 1 hour"));
+  EXPECT_THAT(LineFor(config.status(), "limits.audited_denials_per_minute"), ::testing::HasSubstr("at most"));
+  EXPECT_THAT(config.status().message(), ::testing::HasSubstr("].rate_limit.requests_per_second: 1 to"));
+  EXPECT_THAT(config.status().message(), ::testing::HasSubstr("].rate_limit.burst: at most"));
+}
+
 TEST_F(ConfigLoaderTest, ExplicitValuesAreKept) {
   std::string text = ValidText(R"pb(
     limits { max_message_bytes: 65536 }
