@@ -102,6 +102,7 @@ struct Metrics::Impl {
   std::array<prometheus::Counter*, kLimitLabels.size()> limited{};
   prometheus::Counter* denials_not_audited = nullptr;
   prometheus::Counter* receipt_timeouts = nullptr;
+  prometheus::Family<prometheus::Counter>* handshakes_refused = nullptr;
   prometheus::Gauge* outbox_depth = nullptr;
   prometheus::Gauge* oldest_age = nullptr;
   prometheus::Gauge* link_up = nullptr;
@@ -179,6 +180,13 @@ Metrics::Metrics(std::string version, std::string jurisdiction) : impl_(std::mak
                                 "limits.receipt_timeout (the records stay queued and are sent again).")
                             .Register(m.registry)
                             .Add({});
+  m.handshakes_refused = &prometheus::BuildCounter()
+                              .Name("iicc_tls_handshakes_refused_total")
+                              .Help(
+                                  "TLS handshakes refused by the gateway's certificate checks, by face (ministry, peer, "
+                                  "link) and reason (validity, extended_key_usage, spiffe_id, revoked, "
+                                  "crl_unavailable, other).")
+                              .Register(m.registry);
   m.outbox_depth = &prometheus::BuildGauge()
                         .Name("iicc_outbox_depth")
                         .Help("Records queued for the peer.")
@@ -264,6 +272,10 @@ void Metrics::Limited(Limit limit) {
 void Metrics::DenialNotAudited() { impl_->denials_not_audited->Increment(); }
 
 void Metrics::PeerReceiptTimeout() { impl_->receipt_timeouts->Increment(); }
+
+void Metrics::HandshakeRefused(absl::string_view face, absl::string_view reason) {
+  impl_->handshakes_refused->Add({{"face", std::string(face)}, {"reason", std::string(reason)}}).Increment();
+}
 
 std::string Metrics::Render(const Snapshot& snapshot) {
   Impl& m = *impl_;

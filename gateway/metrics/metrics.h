@@ -61,6 +61,12 @@ struct Snapshot {
   std::vector<std::pair<std::string, absl::Time>> certificate_expiry;
 };
 
+// The reasons of iicc_tls_handshakes_refused_total: the certificate's
+// validity period, its extended key usage, its SPIFFE ID, revocation, the
+// face's CRLs unusable (fail-closed), anything else.
+inline constexpr const char* kHandshakeRefusalReasons[] = {"validity", "extended_key_usage", "spiffe_id",
+                                                           "revoked", "crl_unavailable", "other"};
+
 // Thread-safe: every method may be called from any thread.
 class Metrics {
  public:
@@ -91,6 +97,10 @@ class Metrics {
   // The forwarder ended a Deliver stream because the peer did not answer
   // within limits.receipt_timeout.
   void PeerReceiptTimeout();
+  // A TLS handshake the gateway's certificate checks refused: `face`
+  // ("ministry", "peer", or "link" for the forwarder's channel) and `reason`
+  // (one of kHandshakeRefusalReasons).
+  void HandshakeRefused(absl::string_view face, absl::string_view reason);
 
   // Everything in Prometheus text exposition format, with `snapshot`'s
   // gauges.

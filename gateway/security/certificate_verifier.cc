@@ -11,11 +11,13 @@
 #include <ctime>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gateway/common/files.h"
 #include "gateway/common/log.h"
 #include "gateway/common/openssl_ptr.h"
+#include "gateway/metrics/metrics.h"
 #include "gateway/security/spiffe_id.h"
 
 namespace iicc::security {
@@ -254,9 +256,12 @@ std::vector<std::string> UriSans(const X509* cert) {
   return uris;
 }
 
-// The check itself, with what the log line needs of the certificate.
+// The check itself, with what the log line needs of the certificate, and on
+// a refusal its class for iicc_tls_handshakes_refused_total (one of
+// metrics::kHandshakeRefusalReasons).
 absl::Status Check(const std::string& leaf_pem, const CertificatePolicy& policy, absl::Time now, std::string* serial,
-                   std::string* spiffe_id) {
+                   std::string* spiffe_id, const char** reason) {
+  *reason = "other";
   UniqueBio bio = MemBio(leaf_pem);
   UniqueX509 leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   ERR_clear_error();
@@ -269,6 +274,7 @@ absl::Status Check(const std::string& leaf_pem, const CertificatePolicy& policy,
   // so that this check stands on its own.
   const std::optional<absl::Time> not_before = ToTime(X509_get0_notBefore(leaf.get()));
   const std::optional<absl::Time> not_after = ToTime(X509_get0_notAfter(leaf.get()));
+  *reason = "validity";
   if (!not_before.has_value() || !not_after.has_value()) {
     return absl::UnauthenticatedError("the certificate has a malformed validity period");
   }
@@ -277,6 +283,7 @@ absl::Status Check(const std::string& leaf_pem, const CertificatePolicy& policy,
 
   // A certificate without the extension would pass OpenSSL's purpose check
   // (no extended key usage means any use): the faces require it explicitly.
+  *reason = "extended_key_usage";
   const bool has_usage = (X509_get_extension_flags(leaf.get()) & EXFLAG_XKUSAGE) != 0;
   const uint32_t usage = X509_get_extended_key_usage(leaf.get());
   if (policy.required_usage == ExtendedKeyUsage::kClientAuth && (!has_usage || (usage & XKU_SSL_CLIENT) == 0)) {
@@ -286,6 +293,7 @@ absl::Status Check(const std::string& leaf_pem, const CertificatePolicy& policy,
     return absl::UnauthenticatedError("the certificate lacks the serverAuth extended key usage");
   }
 
+  *reason = "spiffe_id";
   if (uris.size() != 1) {
     return absl::UnauthenticatedError(
         absl::StrCat("the certificate must carry exactly one URI SAN (a SPIFFE ID), not ", uris.size()));
@@ -298,7 +306,11 @@ absl::Status Check(const std::string& leaf_pem, const CertificatePolicy& policy,
     return absl::PermissionDeniedError(
         absl::StrCat("identity ", uris.front(), " is not the configured peer ", *policy.expected_spiffe_id));
   }
-  if (policy.revocation != nullptr) return policy.revocation->Check(leaf.get(), now);
+  if (policy.revocation != nullptr) {
+    const absl::Status revocation = policy.revocation->Check(leaf.get(), now);
+    *reason = absl::StrContains(revocation.message(), "is revoked") ? "revoked" : "crl_unavailable";
+    return revocation;
+  }
   return absl::OkStatus();
 }
 
@@ -316,12 +328,15 @@ class Verifier final : public grpc::experimental::ExternalCertificateVerifier {
     const grpc::string_ref pem = request->peer_cert();
     std::string serial;
     std::string spiffe_id;
-    const absl::Status checked = Check(std::string(pem.data(), pem.size()), policy_, absl::Now(), &serial, &spiffe_id);
+    const char* reason = "other";
+    const absl::Status checked =
+        Check(std::string(pem.data(), pem.size()), policy_, absl::Now(), &serial, &spiffe_id, &reason);
     if (checked.ok()) {
       *sync_status = grpc::Status::OK;
     } else {
       Log(LogLevel::kWarning, "tls.peer_refused",
           {{"face", policy_.face}, {"serial", serial}, {"spiffe_id", spiffe_id}, {"reason", checked.message()}});
+      metrics::Default().HandshakeRefused(policy_.face, reason);
       *sync_status = grpc::Status(GrpcCode(checked.code()), std::string(checked.message()));
     }
     return true;  // Decided synchronously.
@@ -338,7 +353,8 @@ class Verifier final : public grpc::experimental::ExternalCertificateVerifier {
 absl::Status CheckPeerCertificate(const std::string& leaf_pem, const CertificatePolicy& policy, absl::Time now) {
   std::string serial;
   std::string spiffe_id;
-  return Check(leaf_pem, policy, now, &serial, &spiffe_id);
+  const char* reason;
+  return Check(leaf_pem, policy, now, &serial, &spiffe_id, &reason);
 }
 
 std::shared_ptr<grpc::experimental::CertificateVerifier> MakeCertificateVerifier(CertificatePolicy policy) {

@@ -142,6 +142,17 @@ TEST_F(CertificateTest, MinistryFaceRefusesEachBadCertificateAtTheHandshake) {
     EXPECT_THAT(log, HasSubstr(reason)) << log;
   }
   EXPECT_THAT(log, HasSubstr("\"event\":\"tls.peer_refused\",\"face\":\"ministry\"")) << log;
+  // Operators see the refusals counted by class (the expired and the future
+  // ones are refused by OpenSSL's chain check first, before the verifier).
+  httplib::Client admin("127.0.0.1", kz_.admin_port());
+  const httplib::Result metrics = admin.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  for (const char* series : {"face=\"ministry\",reason=\"revoked\"", "face=\"ministry\",reason=\"extended_key_usage\"",
+                             "face=\"ministry\",reason=\"spiffe_id\""}) {
+    EXPECT_THAT(metrics->body, ::testing::ContainsRegex(absl::StrCat(
+                                   "iicc_tls_handshakes_refused_total\\{", series, "\\} [1-9]")))
+        << metrics->body;
+  }
   // The identity that stands is still served, and nothing refused was stored.
   EXPECT_EQ(SubmitAs("ministry-client"), grpc::StatusCode::OK);
   kz_.Kill();
