@@ -243,19 +243,6 @@ std::string SerialHex(const X509* cert) {
   return text;
 }
 
-std::vector<std::string> UriSans(const X509* cert) {
-  std::vector<std::string> uris;
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
-    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
-    if (name->type != GEN_URI) continue;
-    const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
-    uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)), ASN1_STRING_length(uri));
-  }
-  GENERAL_NAMES_free(names);
-  return uris;
-}
-
 // The check itself, with what the log line needs of the certificate, and on
 // a refusal its class for iicc_tls_handshakes_refused_total (one of
 // metrics::kHandshakeRefusalReasons).
@@ -355,6 +342,19 @@ absl::Status CheckPeerCertificate(const std::string& leaf_pem, const Certificate
   std::string spiffe_id;
   const char* reason;
   return Check(leaf_pem, policy, now, &serial, &spiffe_id, &reason);
+}
+
+std::vector<std::string> UriSans(const X509* cert) {
+  std::vector<std::string> uris;
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != GEN_URI) continue;
+    const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
+    uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)), ASN1_STRING_length(uri));
+  }
+  GENERAL_NAMES_free(names);
+  return uris;
 }
 
 std::shared_ptr<grpc::experimental::CertificateVerifier> MakeCertificateVerifier(CertificatePolicy policy) {

@@ -77,6 +77,9 @@ class RevocationLists {
   std::vector<std::unique_ptr<File>> files_ ABSL_GUARDED_BY(mu_);
 };
 
+// The URI subject alternative names of `cert`, in order.
+std::vector<std::string> UriSans(const x509_st* cert);
+
 // The extended key usage a face requires of the other side's certificate.
 enum class ExtendedKeyUsage {
   kClientAuth,  // The ministry and peer faces: callers are TLS clients.

@@ -23,6 +23,7 @@
 #include "gateway/common/openssl_ptr.h"
 #include "gateway/common/status_macros.h"
 #include "gateway/config/config_loader.h"
+#include "gateway/security/certificate_verifier.h"
 
 namespace iicc::security {
 namespace {
@@ -141,16 +142,7 @@ absl::StatusOr<std::string> CertificateSpiffeId(const std::string& cert_file) {
   IICC_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(cert_file));
   std::vector<UniqueX509> chain = ReadCertificates(pem);
   if (chain.empty()) return absl::InvalidArgumentError(absl::StrCat("no PEM certificate in '", cert_file, "'"));
-  auto* names =
-      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(chain.front().get(), NID_subject_alt_name, nullptr, nullptr));
-  std::vector<std::string> uris;
-  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
-    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
-    if (name->type != GEN_URI) continue;
-    const ASN1_IA5STRING* uri = name->d.uniformResourceIdentifier;
-    uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)), ASN1_STRING_length(uri));
-  }
-  GENERAL_NAMES_free(names);
+  const std::vector<std::string> uris = UriSans(chain.front().get());
   if (uris.size() != 1 || !config::IsValidSpiffeId(uris.front())) {
     return absl::InvalidArgumentError(absl::StrCat("'", cert_file, "' must carry exactly one URI SAN, a SPIFFE ID"));
   }
