@@ -288,7 +288,7 @@ TEST(CliSubmitStreamTest, AKilledAndRestartedGatewayLosesAndDuplicatesNothing) {
                         "' >'", dir.File("out"), "' 2>'", dir.File("err"), "'; echo $? >'", dir.File("code"),
                         "') &"));
   // Kill it once some records are answered and many are not.
-  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  const absl::Time give_up = absl::Now() + absl::Seconds(60) * TestTimeScale();
   auto answered = [&] {
     const std::string out = ReadFileOrEmpty(dir.File("out"));
     return std::count(out.begin(), out.end(), '\n');

@@ -42,6 +42,20 @@ bool CanBind(int port) {
 std::string SourceDir() { return EnvOr("IICC_SOURCE_DIR", IICC_SOURCE_DIR_DEFAULT); }
 std::string BinDir() { return EnvOr("IICC_BIN_DIR", IICC_BIN_DIR_DEFAULT); }
 
+int TestTimeScale() {
+  static const int scale = [] {
+    const std::string value = EnvOr("IICC_TEST_TIME_SCALE", "1");
+    char* end = nullptr;
+    const long parsed = std::strtol(value.c_str(), &end, 10);
+    if (end == value.c_str() || *end != '\0' || parsed < 1 || parsed > 100) {
+      ADD_FAILURE() << "IICC_TEST_TIME_SCALE must be a whole number from 1 to 100, not '" << value << "'";
+      return 1;
+    }
+    return static_cast<int>(parsed);
+  }();
+  return scale;
+}
+
 TempDir::TempDir() {
   std::string pattern = EnvOr("TMPDIR", "/tmp") + "/iicc-test-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {

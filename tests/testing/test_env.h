@@ -12,6 +12,12 @@ std::string SourceDir();
 // Where iicc-gateway and iicc-cli are: $IICC_BIN_DIR, else the build's bin/.
 std::string BinDir();
 
+// How many times longer than usual a test may wait for something to happen:
+// $IICC_TEST_TIME_SCALE, a whole number from 1 (scripts/sanitize.sh sets 3, as
+// sanitized processes run 2 to 3 times slower). Default: 1. Scales the
+// deadlines of waits only, never a time that a test asserts about.
+int TestTimeScale();
+
 // A fresh directory under $TMPDIR (or /tmp), removed with its contents on
 // destruction unless IICC_KEEP_TEST_DIRS is set.
 class TempDir {
