@@ -80,8 +80,7 @@ int ExitFor(const grpc::Status& status) {
 bool Retryable(const grpc::Status& status) {
   // CANCELLED too: gRPC 1.51 may answer a call that meets a gateway's
   // shutdown with CANCELLED rather than UNAVAILABLE (docs/contract.md).
-  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-         status.error_code() == grpc::StatusCode::CANCELLED ||
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE || status.error_code() == grpc::StatusCode::CANCELLED ||
          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
 }
 

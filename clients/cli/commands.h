@@ -23,7 +23,6 @@ inline constexpr int kExitRefused = 1;      // The gateway refused something, a 
 inline constexpr int kExitUsage = 2;        // Bad flags or an unreadable / malformed input file.
 inline constexpr int kExitUnavailable = 3;  // The gateway could not be reached (or the TLS handshake failed).
 
-
 struct SubmitOptions {
   std::string file;        // .json (one record) or .jsonl (one per line)
   std::string request_id;  // only for a single record; default derived from its content

@@ -65,9 +65,9 @@ std::string MissingSettings(const Connection& connection) {
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const Connection& connection) {
   grpc::SslCredentialsOptions ssl;
-  for (auto [file, pem] : {std::pair{&connection.ca_file, &ssl.pem_root_certs},
-                           std::pair{&connection.cert_file, &ssl.pem_cert_chain},
-                           std::pair{&connection.key_file, &ssl.pem_private_key}}) {
+  for (auto [file, pem] :
+       {std::pair{&connection.ca_file, &ssl.pem_root_certs}, std::pair{&connection.cert_file, &ssl.pem_cert_chain},
+        std::pair{&connection.key_file, &ssl.pem_private_key}}) {
     absl::StatusOr<std::string> contents = ReadFileToString(*file);
     if (!contents.ok()) return absl::InvalidArgumentError(contents.status().message());
     *pem = *std::move(contents);

@@ -101,8 +101,8 @@ int main(int argc, char** argv) {
 
   iicc::cli::PolicyTestOptions policy_test;
   CLI::App* policy_cmd = app.add_subcommand("policy",
-                                                 "Work with policy files (offline): policy test.\n"
-                                                 "Example: iicc-cli policy test --help");
+                                            "Work with policy files (offline): policy test.\n"
+                                            "Example: iicc-cli policy test --help");
   CLI::App* policy_test_cmd = policy_cmd->add_subcommand(
       "test",
       "Show what a policy does to a record: the record after it, and which rule did what to which field.\n"

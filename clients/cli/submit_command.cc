@@ -8,9 +8,9 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
-#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -200,9 +200,8 @@ class RetryWindow {
 // the answers (one per request, in request order), and returns the stream's
 // final status. `answered` advances with every answer read. Sets
 // `file_changed` when a line checked before can no longer be read or parsed.
-grpc::Status StreamFrom(v1::MinistryGateway::Stub& stub, const std::string& path,
-                        const std::vector<RecordLine>& lines, size_t* answered, Tally* tally, ProgressBar* bar,
-                        bool* file_changed) {
+grpc::Status StreamFrom(v1::MinistryGateway::Stub& stub, const std::string& path, const std::vector<RecordLine>& lines,
+                        size_t* answered, Tally* tally, ProgressBar* bar, bool* file_changed) {
   grpc::ClientContext context;
   auto stream = stub.SubmitStream(&context);
   std::atomic<bool> unreadable{false};
@@ -253,7 +252,8 @@ int SubmitJsonLines(const Connection& connection, const SubmitOptions& options) 
     status = StreamFrom(*stub, options.file, lines, &answered, &tally, &bar, &file_changed);
     if (file_changed) break;
     if (status.ok() && answered < lines.size()) {
-      status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway ended the stream before answering every record");
+      status =
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "the gateway ended the stream before answering every record");
     }
     if (status.ok()) break;
     // The gateway went away mid-stream. What it answered stands; the rest
@@ -275,11 +275,15 @@ int SubmitJsonLines(const Connection& connection, const SubmitOptions& options) 
   if (!status.ok()) {
     const int line = lines[std::min(answered, lines.size() - 1)].number;
     if (Retryable(status)) {
-      std::fprintf(stderr, "iicc-cli: %zu records not answered, from line %d: send the file again when the gateway "
-                   "is back (answered records are answered again, not duplicated)\n", lines.size() - answered, line);
+      std::fprintf(stderr,
+                   "iicc-cli: %zu records not answered, from line %d: send the file again when the gateway "
+                   "is back (answered records are answered again, not duplicated)\n",
+                   lines.size() - answered, line);
     } else {
-      std::fprintf(stderr, "iicc-cli: the gateway ended the stream at line %d (or just after it); %zu records not "
-                   "answered\n", line, lines.size() - answered);
+      std::fprintf(stderr,
+                   "iicc-cli: the gateway ended the stream at line %d (or just after it); %zu records not "
+                   "answered\n",
+                   line, lines.size() - answered);
     }
     return ExitFor(status);
   }

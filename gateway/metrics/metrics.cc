@@ -180,13 +180,14 @@ Metrics::Metrics(std::string version, std::string jurisdiction) : impl_(std::mak
                                 "limits.receipt_timeout (the records stay queued and are sent again).")
                             .Register(m.registry)
                             .Add({});
-  m.handshakes_refused = &prometheus::BuildCounter()
-                              .Name("iicc_tls_handshakes_refused_total")
-                              .Help(
-                                  "TLS handshakes refused by the gateway's certificate checks, by face (ministry, peer, "
-                                  "link) and reason (validity, extended_key_usage, spiffe_id, revoked, "
-                                  "crl_unavailable, other).")
-                              .Register(m.registry);
+  m.handshakes_refused =
+      &prometheus::BuildCounter()
+           .Name("iicc_tls_handshakes_refused_total")
+           .Help(
+               "TLS handshakes refused by the gateway's certificate checks, by face (ministry, peer, "
+               "link) and reason (validity, extended_key_usage, spiffe_id, revoked, "
+               "crl_unavailable, other).")
+           .Register(m.registry);
   m.outbox_depth = &prometheus::BuildGauge()
                         .Name("iicc_outbox_depth")
                         .Help("Records queued for the peer.")

@@ -65,7 +65,7 @@ struct Snapshot {
 // validity period, its extended key usage, its SPIFFE ID, revocation, the
 // face's CRLs unusable (fail-closed), anything else.
 inline constexpr const char* kHandshakeRefusalReasons[] = {"validity", "extended_key_usage", "spiffe_id",
-                                                           "revoked", "crl_unavailable", "other"};
+                                                           "revoked",  "crl_unavailable",    "other"};
 
 // Thread-safe: every method may be called from any thread.
 class Metrics {

@@ -77,9 +77,9 @@ struct RevocationLists::File {
   std::string path;
   FileStamp stamp;
   FileStamp ca_stamp;
-  std::vector<UniqueCrl> crls;  // Each verified against the CA file.
+  std::vector<UniqueCrl> crls;                    // Each verified against the CA file.
   absl::Time next_update = absl::InfinitePast();  // The earliest of the CRLs'.
-  std::string problem;  // Non-empty: nothing usable was loaded.
+  std::string problem;                            // Non-empty: nothing usable was loaded.
 
   std::string Name() const { return absl::StrCat(field, " ", path); }
 };
@@ -151,7 +151,7 @@ RevocationLists::RevocationLists(std::string field, std::string ca_file, std::ve
 RevocationLists::~RevocationLists() = default;
 
 absl::StatusOr<std::shared_ptr<RevocationLists>> RevocationLists::Load(const v1::TlsConfig& tls,
-                                                                        const std::string& field) {
+                                                                       const std::string& field) {
   if (tls.crl_files().empty()) return nullptr;
   const absl::Time now = absl::Now();
   std::vector<std::unique_ptr<File>> files;
@@ -185,7 +185,8 @@ void RevocationLists::Refresh() {
       Log(LogLevel::kInfo, "tls.crl_loaded",
           {{"file", fresh->path}, {"field", fresh->field}, {"next_update", TimeText(fresh->next_update)}});
     } else {
-      Log(LogLevel::kError, "tls.crl_unusable", {{"file", fresh->path}, {"field", fresh->field}, {"problem", fresh->problem}});
+      Log(LogLevel::kError, "tls.crl_unusable",
+          {{"file", fresh->path}, {"field", fresh->field}, {"problem", fresh->problem}});
     }
     file = std::move(fresh);
   }

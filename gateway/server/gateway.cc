@@ -504,7 +504,7 @@ absl::Status Gateway::Start() {
       config.peer().peer_address(),
       security::MakeChannelCredentials(
           config.peer().tls(), security::MakeCertificateVerifier({"link", security::ExtendedKeyUsage::kServerAuth,
-                                                                   config.peer().peer_spiffe_id(), s.peer_crls})),
+                                                                  config.peer().peer_spiffe_id(), s.peer_crls})),
       args);
 
   exchange::ForwarderOptions options;

@@ -194,29 +194,32 @@ TEST(CliRecordJsonTest, MistakesAreNamedByPlaceNeverByValue) {
       {R"({"cargo": {"direction": "Aidos Nurlanov 880101300123"}})", "cargo.direction: a value of the wrong type"},
       {R"({"cargo": {"driver": {"full_name": "Aidos Nurlanov 880101300123")", "not valid JSON: "},
       {R"({"cargo": {"driver": {"full_name": "Aidos Nurlanov 880101300123" "x"}}})", "not valid JSON: "},
-      {R"({"request_id": "r1", "record": {"cargo": {"consignmentid": "X"}}})", "record.cargo.consignmentid: no such field"},
+      {R"({"request_id": "r1", "record": {"cargo": {"consignmentid": "X"}}})",
+       "record.cargo.consignmentid: no such field"},
       {R"({"request_id": "r1"})", "record: a SubmitRequest needs its record"},
       {R"(["Aidos Nurlanov 880101300123"])", "not a JSON object"},
   };
   for (const auto& [json, says] : cases) {
     SCOPED_TRACE(json);
     WriteFile(dir.File("bad.json"), json);
-    WriteFile(dir.File("bad.jsonl"), R"({"cargo": {}})" "\n" + json + "\n");
+    WriteFile(dir.File("bad.jsonl"), R"({"cargo": {}})"
+                                     "\n" +
+                                         json + "\n");
     std::string out, err;
     // submit reads the record before it connects: no gateway is needed.
-    EXPECT_EQ(Cli(dir, "--target 127.0.0.1:1 --ca x --cert x --key x submit '" + dir.File("bad.json") + "'", &out, &err),
-              2);
+    EXPECT_EQ(
+        Cli(dir, "--target 127.0.0.1:1 --ca x --cert x --key x submit '" + dir.File("bad.json") + "'", &out, &err), 2);
     EXPECT_THAT(err, HasSubstr(says));
     EXPECT_THAT(err, Not(HasSubstr("Aidos")));
     EXPECT_THAT(err, Not(HasSubstr("880101300123")));
-    EXPECT_EQ(Cli(dir, "--target 127.0.0.1:1 --ca x --cert x --key x submit '" + dir.File("bad.jsonl") + "'", &out,
-                  &err),
-              2);
+    EXPECT_EQ(
+        Cli(dir, "--target 127.0.0.1:1 --ca x --cert x --key x submit '" + dir.File("bad.jsonl") + "'", &out, &err), 2);
     EXPECT_THAT(err, HasSubstr("bad.jsonl:2: not a record: " + says.substr(0, 12)));
     EXPECT_THAT(err, Not(HasSubstr("Aidos")));
-    EXPECT_EQ(Cli(dir, "policy test --policy gateway/config/kz.policy.textproto --record '" + dir.File("bad.json") + "'",
-                  &out, &err),
-              2);
+    EXPECT_EQ(
+        Cli(dir, "policy test --policy gateway/config/kz.policy.textproto --record '" + dir.File("bad.json") + "'",
+            &out, &err),
+        2);
     EXPECT_THAT(err, Not(HasSubstr("Aidos")));
   }
 }
@@ -285,8 +288,7 @@ TEST(CliSubmitStreamTest, AKilledAndRestartedGatewayLosesAndDuplicatesNothing) {
       absl::StrCat("--target 127.0.0.1:", kz.ministry_port(), " --ca '", pki.File("kz", "ca.crt"), "' --cert '",
                    pki.File("kz", "ministry-client.crt"), "' --key '", pki.File("kz", "ministry-client.key"), "' ");
   RunShell(absl::StrCat("('", BinDir(), "/iicc-cli' ", connection, "submit --retry-for 30 '", dir.File("batch.jsonl"),
-                        "' >'", dir.File("out"), "' 2>'", dir.File("err"), "'; echo $? >'", dir.File("code"),
-                        "') &"));
+                        "' >'", dir.File("out"), "' 2>'", dir.File("err"), "'; echo $? >'", dir.File("code"), "') &"));
   // Kill it once some records are answered and many are not.
   const absl::Time give_up = absl::Now() + absl::Seconds(60) * TestTimeScale();
   auto answered = [&] {
@@ -301,10 +303,11 @@ TEST(CliSubmitStreamTest, AKilledAndRestartedGatewayLosesAndDuplicatesNothing) {
   kz.StartAndWait();
   while (ReadFileOrEmpty(dir.File("code")).empty() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(50));
   ASSERT_EQ(ReadFileOrEmpty(dir.File("code")), "0\n") << ReadFileOrEmpty(dir.File("err"));
-  EXPECT_THAT(ReadFileOrEmpty(dir.File("err")), HasSubstr(absl::StrCat("submitted ", kRecords, ": ", kRecords,
-                                                                          " accepted, 0 refused")));
+  EXPECT_THAT(ReadFileOrEmpty(dir.File("err")),
+              HasSubstr(absl::StrCat("submitted ", kRecords, ": ", kRecords, " accepted, 0 refused")));
   // It said that it sent again, and from where.
-  EXPECT_THAT(ReadFileOrEmpty(dir.File("err")), ::testing::ContainsRegex("; sending again from line [0-9]+ \\([0-9]+ answered\\)"));
+  EXPECT_THAT(ReadFileOrEmpty(dir.File("err")),
+              ::testing::ContainsRegex("; sending again from line [0-9]+ \\([0-9]+ answered\\)"));
   // One answer per line, each a different record.
   std::set<std::string> record_ids;
   std::istringstream out(ReadFileOrEmpty(dir.File("out")));
@@ -337,7 +340,6 @@ TEST(CliSubmitStreamTest, AKilledAndRestartedGatewayLosesAndDuplicatesNothing) {
 
 // ---------------------------------------------------------------------------
 // export, verify, audit: offline, on the files of real gateways.
-
 
 // Audit entries printed one JSON object per line.
 std::vector<v1::AuditEntry> ParseAuditLines(const std::string& lines) {

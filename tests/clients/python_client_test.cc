@@ -277,14 +277,16 @@ TEST_F(PythonClientTest, ExitCodesForBadInputAndAnUnreachableGateway) {
   // A record that is not JSON of the contract is refused before anything is
   // sent, naming the place and never quoting the file's personal data.
   const std::vector<std::pair<std::string, std::string>> malformed = {
-      {R"({"cargo": {"goods": [{"packages": "Aidos Nurlanov 880101300123"}]}})", "goods.packages: a value of the wrong type"},
+      {R"({"cargo": {"goods": [{"packages": "Aidos Nurlanov 880101300123"}]}})",
+       "goods.packages: a value of the wrong type"},
       {R"({"cargo": {"direction": "Aidos Nurlanov 880101300123"}})", "direction: a value of the wrong type"},
       {R"({"cargo": {"driver": {"full_name": "Aidos Nurlanov 880101300123")", "not JSON: "},
       {R"({"request_id": "r1", "record": {"cargo": {"consignmentid": "X"}}})", "unknown field consignmentid"},
   };
   for (const auto& [json, says] : malformed) {
     RunShell("cat > '" + dir_.File("bad.json") + "' <<'EOF'\n" + json + "\nEOF\n");
-    const ClientRun run = Python("clients/python/iicc_client.py " + connection + "submit '" + dir_.File("bad.json") + "'");
+    const ClientRun run =
+        Python("clients/python/iicc_client.py " + connection + "submit '" + dir_.File("bad.json") + "'");
     EXPECT_EQ(run.code, 2) << json;
     EXPECT_THAT(run.err, HasSubstr(says)) << json;
     EXPECT_THAT(run.err, Not(HasSubstr("Aidos"))) << json;

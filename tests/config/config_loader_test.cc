@@ -181,8 +181,9 @@ TEST_F(ConfigLoaderTest, HugeDurationsAreRefusedWithoutOverflow) {
     shutdown_grace { seconds: 72000000000000000 }
     admin { check_interval { seconds: 9000000000000000 } }
   )pb");
-  text = absl::StrReplaceAll(text, {{"peer {", "peer {\n  initial_backoff { seconds: 72000000000000000 }\n"
-                                               "  max_backoff { seconds: 90000000000000000 }"}});
+  text = absl::StrReplaceAll(text, {{"peer {",
+                                     "peer {\n  initial_backoff { seconds: 72000000000000000 }\n"
+                                     "  max_backoff { seconds: 90000000000000000 }"}});
   absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig(text, kSource);
   ASSERT_FALSE(config.ok());
   EXPECT_THAT(LineFor(config.status(), "shutdown_grace"), ::testing::HasSubstr("between 0 and 1 hour"));
@@ -368,10 +369,11 @@ TEST_F(ConfigLoaderTest, CrlFilesMustBeReadable) {
   const std::string crl = dir_.File("ca.crl");
   WriteFile(crl, "-----BEGIN X509 CRL-----\n");
   const std::string missing = dir_.File("no-such.crl");
-  const std::string text = ValidText(
-      "", absl::StrCat("tls { cert_file: \"", cert_, "\" key_file: \"", key_, "\" ca_file: \"", ca_,
-                       "\" crl_files: \"", crl, "\" crl_files: \"", missing, "\" }"),
-      Tls());
+  const std::string text =
+      ValidText("",
+                absl::StrCat("tls { cert_file: \"", cert_, "\" key_file: \"", key_, "\" ca_file: \"", ca_,
+                             "\" crl_files: \"", crl, "\" crl_files: \"", missing, "\" }"),
+                Tls());
   absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig(text, kSource);
   ASSERT_FALSE(config.ok());
   EXPECT_EQ(LineFor(config.status(), "ministry_face.tls.crl_files[0]"), "") << config.status();

@@ -136,9 +136,8 @@ TEST_F(CertificateTest, MinistryFaceRefusesEachBadCertificateAtTheHandshake) {
   // refuses, saying why (a certificate without any EKU passes OpenSSL's
   // purpose check).
   const std::string log = kz_.log();
-  for (const char* reason :
-       {"the certificate is revoked", "lacks the clientAuth extended key usage",
-        "exactly one URI SAN (a SPIFFE ID), not 2", "URI SAN is not a SPIFFE ID"}) {
+  for (const char* reason : {"the certificate is revoked", "lacks the clientAuth extended key usage",
+                             "exactly one URI SAN (a SPIFFE ID), not 2", "URI SAN is not a SPIFFE ID"}) {
     EXPECT_THAT(log, HasSubstr(reason)) << log;
   }
   EXPECT_THAT(log, HasSubstr("\"event\":\"tls.peer_refused\",\"face\":\"ministry\"")) << log;
@@ -149,8 +148,8 @@ TEST_F(CertificateTest, MinistryFaceRefusesEachBadCertificateAtTheHandshake) {
   ASSERT_TRUE(metrics);
   for (const char* series : {"face=\"ministry\",reason=\"revoked\"", "face=\"ministry\",reason=\"extended_key_usage\"",
                              "face=\"ministry\",reason=\"spiffe_id\""}) {
-    EXPECT_THAT(metrics->body, ::testing::ContainsRegex(absl::StrCat(
-                                   "iicc_tls_handshakes_refused_total\\{", series, "\\} [1-9]")))
+    EXPECT_THAT(metrics->body,
+                ::testing::ContainsRegex(absl::StrCat("iicc_tls_handshakes_refused_total\\{", series, "\\} [1-9]")))
         << metrics->body;
   }
   // The identity that stands is still served, and nothing refused was stored.
@@ -253,7 +252,8 @@ TEST_F(CertificateTest, ANewlyRevokedCertificateIsRefusedWithoutARestart) {
   const absl::Time revoked_at = absl::Now();
   Pki("--revoke '" + pki_.File("kz", "") + "' checkpoint");
   EXPECT_TRUE(Eventually([&] { return SubmitAs("checkpoint") == grpc::StatusCode::UNAVAILABLE; }, absl::Seconds(10)));
-  std::cout << "[ revoke   ] refused " << absl::FormatDuration(absl::Trunc(absl::Now() - revoked_at, absl::Milliseconds(1)))
+  std::cout << "[ revoke   ] refused "
+            << absl::FormatDuration(absl::Trunc(absl::Now() - revoked_at, absl::Milliseconds(1)))
             << " after the new CRL was written\n";
   EXPECT_EQ(SubmitAs("ministry-client"), grpc::StatusCode::OK);
 }

@@ -90,10 +90,10 @@ class LimitsTest : public ::testing::Test {
   // The audit entries of `kind` (iicc.v1.AuditEventKind's number):
   // "identity|detail" each.
   std::vector<std::string> Audit(int kind) {
-    const std::string rows = ShellOutput(
-        absl::StrCat("sqlite3 '", kz_.db_path(), "' 'SELECT identity, detail FROM audit WHERE kind = ", kind,
-                     " ORDER BY sequence'"),
-        dir_);
+    const std::string rows =
+        ShellOutput(absl::StrCat("sqlite3 '", kz_.db_path(),
+                                 "' 'SELECT identity, detail FROM audit WHERE kind = ", kind, " ORDER BY sequence'"),
+                    dir_);
     return absl::StrSplit(rows, '\n', absl::SkipEmpty());
   }
 
@@ -389,8 +389,8 @@ TEST(ReceiptTimeoutTest, AFrozenPeerEndsTheSessionAndEverythingIsDeliveredOnceAf
 
   uz.Signal(SIGSTOP);
   for (int i = 0; i < 5; ++i) ids.push_back(SubmitOrFail(*stub, absl::StrCat("frozen-", i), NumberedCargo("F")));
-  EXPECT_TRUE(Eventually([&] { return kz.log().find("limits.receipt_timeout") != std::string::npos; },
-                         absl::Seconds(10)))
+  EXPECT_TRUE(
+      Eventually([&] { return kz.log().find("limits.receipt_timeout") != std::string::npos; }, absl::Seconds(10)))
       << kz.log();
   uz.Signal(SIGCONT);
   for (const std::string& id : ids) {
