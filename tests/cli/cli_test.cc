@@ -57,6 +57,14 @@ void WriteFile(const std::string& path, const std::string& contents) {
   ASSERT_TRUE(out.flush()) << path;
 }
 
+// iicc-cli's connection flags for `gateway`'s ministry face, as its side's
+// ministry-client, with a trailing space.
+std::string ConnectionFlags(const TestPki& pki, const GatewayProcess& gateway) {
+  const std::string& side = gateway.side();
+  return absl::StrCat("--target 127.0.0.1:", gateway.ministry_port(), " --ca '", pki.File(side, "ca.crt"), "' --cert '",
+                      pki.File(side, "ministry-client.crt"), "' --key '", pki.File(side, "ministry-client.key"), "' ");
+}
+
 // `message` as one line of JSON (protobuf's JSON mapping).
 std::string ToJsonLine(const google::protobuf::Message& message) {
   std::string json;
@@ -117,9 +125,7 @@ TEST(CliGatewayTest, SubmitsReadsStatusesAndExitsWithDocumentedCodes) {
   PairPorts ports;
   GatewayProcess kz("kz", pki, dir.path(), ports);
   kz.StartAndWait();
-  const std::string connection =
-      absl::StrCat("--target 127.0.0.1:", kz.ministry_port(), " --ca '", pki.File("kz", "ca.crt"), "' --cert '",
-                   pki.File("kz", "ministry-client.crt"), "' --key '", pki.File("kz", "ministry-client.key"), "' ");
+  const std::string connection = ConnectionFlags(pki, kz);
   std::string out, err;
   ASSERT_EQ(Cli(dir, connection + "submit clients/examples/cargo.json", &out, &err), 0) << err;
   EXPECT_THAT(out, HasSubstr("\"state\":\"DELIVERY_STATE_QUEUED\""));
@@ -284,9 +290,7 @@ TEST(CliSubmitStreamTest, AKilledAndRestartedGatewayLosesAndDuplicatesNothing) {
       lines << ToJsonLine(NumberedCargo(absl::StrCat("KZ-ATM-2026-", 100000 + i))) << "\n";
     }
   }
-  const std::string connection =
-      absl::StrCat("--target 127.0.0.1:", kz.ministry_port(), " --ca '", pki.File("kz", "ca.crt"), "' --cert '",
-                   pki.File("kz", "ministry-client.crt"), "' --key '", pki.File("kz", "ministry-client.key"), "' ");
+  const std::string connection = ConnectionFlags(pki, kz);
   RunShell(absl::StrCat("('", BinDir(), "/iicc-cli' ", connection, "submit --retry-for 30 '", dir.File("batch.jsonl"),
                         "' >'", dir.File("out"), "' 2>'", dir.File("err"), "'; echo $? >'", dir.File("code"), "') &"));
   // Kill it once some records are answered and many are not.
@@ -326,9 +330,7 @@ TEST(CliSubmitStreamTest, AKilledAndRestartedGatewayLosesAndDuplicatesNothing) {
   EXPECT_EQ(ids.size(), static_cast<size_t>(kRecords));
 
   // A subscriber that cannot keep its cursor does not exit as if it had.
-  const std::string uz_connection =
-      absl::StrCat("--target 127.0.0.1:", uz.ministry_port(), " --ca '", pki.File("uz", "ca.crt"), "' --cert '",
-                   pki.File("uz", "ministry-client.crt"), "' --key '", pki.File("uz", "ministry-client.key"), "' ");
+  const std::string uz_connection = ConnectionFlags(pki, uz);
   std::string printed, err;
   EXPECT_EQ(Cli(dir, uz_connection + "subscribe --max 3 --cursor-file '" + dir.File("no-such-dir/cursor") + "'",
                 &printed, &err),
