@@ -13,9 +13,12 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gateway/common/digest.h"
 #include "gateway/common/files.h"
@@ -315,7 +318,30 @@ absl::StatusOr<std::unique_ptr<Verifier>> Verifier::FromPem(const std::vector<st
   return std::unique_ptr<Verifier>(new Verifier(store.release()));
 }
 
-Verifier::Verifier(x509_store_st* store) : store_(store) {}
+// What Verify() remembers (see the class comment). Both memories are
+// bounded; when one is full it starts over, which costs one full
+// verification per chain or batch.
+struct Verifier::VerifiedChain {
+  UniqueKey key;  // The leaf's public key.
+  std::string spiffe_id;
+  std::string anchor_sha256;
+  absl::Time valid_from;  // The latest notBefore of the verified path.
+  absl::Time valid_until;  // Its earliest notAfter.
+};
+
+struct Verifier::Cache {
+  static constexpr size_t kMaxChains = 64;
+  static constexpr size_t kMaxSignatures = 4096;
+
+  absl::Mutex mu;
+  // By the chain's DER certificates, each preceded by its length.
+  absl::flat_hash_map<std::string, std::shared_ptr<const VerifiedChain>> chains ABSL_GUARDED_BY(mu);
+  // Chain key, signed message and signature, length-prefixed, of the
+  // signatures that verified.
+  absl::flat_hash_set<std::string> signatures ABSL_GUARDED_BY(mu);
+};
+
+Verifier::Verifier(x509_store_st* store) : store_(store), cache_(std::make_unique<Cache>()) {}
 
 Verifier::~Verifier() { X509_STORE_free(store_); }
 
@@ -334,6 +360,57 @@ absl::StatusOr<Verifier::Verified> Verifier::Verify(Purpose purpose, absl::strin
   const std::optional<std::string> message = SignedMessage(purpose, *root);
   if (!message.has_value()) return absl::InvalidArgumentError("unknown signature purpose");
 
+  // X.509 times are years 0000-9999; outside that OpenSSL reports a
+  // misleading "format error" in the certificate.
+  static const absl::Time kEarliest = absl::FromCivil(absl::CivilSecond(1, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  static const absl::Time kLatest = absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone());
+  if (at < kEarliest || at > kLatest) return Unauthenticated("certificate chain: verification time out of range");
+
+  std::string chain_key;
+  for (const std::string& der : proof.certificate_chain()) absl::StrAppend(&chain_key, der.size(), ":", der);
+  std::shared_ptr<const VerifiedChain> chain;
+  {
+    absl::MutexLock lock(&cache_->mu);
+    if (auto found = cache_->chains.find(chain_key); found != cache_->chains.end()) chain = found->second;
+  }
+  // OpenSSL holds a certificate expired from its notAfter instant on: the span
+  // is [valid_from, valid_until).
+  if (chain == nullptr || at < chain->valid_from || at >= chain->valid_until) {
+    IICC_ASSIGN_OR_RETURN(chain, VerifyChain(proof, at));
+    absl::MutexLock lock(&cache_->mu);
+    if (cache_->chains.size() >= Cache::kMaxChains) cache_->chains.clear();
+    cache_->chains.insert_or_assign(chain_key, chain);
+  }
+  if (!expected_signer.empty() && chain->spiffe_id != expected_signer) {
+    return Unauthenticated(absl::StrCat("signer ", chain->spiffe_id, " is not the expected ", expected_signer));
+  }
+
+  const std::string signature_key =
+      absl::StrCat(chain_key.size(), ":", chain_key, message->size(), ":", *message, proof.signature());
+  bool known;
+  {
+    absl::MutexLock lock(&cache_->mu);
+    known = cache_->signatures.contains(signature_key);
+  }
+  if (!known) {
+    std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> md(EVP_MD_CTX_new());
+    if (md == nullptr) return absl::InternalError("out of memory");
+    const bool verified =
+        EVP_DigestVerifyInit_ex(md.get(), nullptr, "SHA256", nullptr, nullptr, chain->key.get(), nullptr) == 1 &&
+        EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(proof.signature().data()),
+                         proof.signature().size(), reinterpret_cast<const unsigned char*>(message->data()),
+                         message->size()) == 1;
+    ERR_clear_error();
+    if (!verified) return Unauthenticated("signature does not verify");
+    absl::MutexLock lock(&cache_->mu);
+    if (cache_->signatures.size() >= Cache::kMaxSignatures) cache_->signatures.clear();
+    cache_->signatures.insert(signature_key);
+  }
+  return Verified{chain->spiffe_id, *std::move(root), chain->anchor_sha256};
+}
+
+absl::StatusOr<std::shared_ptr<const Verifier::VerifiedChain>> Verifier::VerifyChain(const v1::BatchProof& proof,
+                                                                                     absl::Time at) const {
   std::vector<UniqueX509> chain;
   for (int i = 0; i < proof.certificate_chain_size(); ++i) {
     UniqueX509 cert = FromDer(proof.certificate_chain(i));
@@ -343,12 +420,6 @@ absl::StatusOr<Verifier::Verified> Verifier::Verify(Purpose purpose, absl::strin
     chain.push_back(std::move(cert));
   }
   X509* leaf = chain.front().get();
-
-  // X.509 times are years 0000-9999; outside that OpenSSL reports a
-  // misleading "format error" in the certificate.
-  static const absl::Time kEarliest = absl::FromCivil(absl::CivilSecond(1, 1, 1, 0, 0, 0), absl::UTCTimeZone());
-  static const absl::Time kLatest = absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone());
-  if (at < kEarliest || at > kLatest) return Unauthenticated("certificate chain: verification time out of range");
 
   std::unique_ptr<STACK_OF(X509), CertStackDeleter> untrusted(sk_X509_new_null());
   std::unique_ptr<X509_STORE_CTX, StoreCtxDeleter> ctx(X509_STORE_CTX_new());
@@ -367,12 +438,25 @@ absl::StatusOr<Verifier::Verified> Verifier::Verify(Purpose purpose, absl::strin
     ERR_clear_error();
     return Unauthenticated(absl::StrCat("certificate chain: ", X509_verify_cert_error_string(error)));
   }
+  auto verified = std::make_shared<VerifiedChain>();
   // Which trusted CA vouched for the signer: the last of the verified chain.
-  std::string anchor_sha256;
-  if (STACK_OF(X509)* verified_chain = X509_STORE_CTX_get0_chain(ctx.get());
-      verified_chain != nullptr && sk_X509_num(verified_chain) > 0) {
-    IICC_ASSIGN_OR_RETURN(const std::string der, ToDer(sk_X509_value(verified_chain, sk_X509_num(verified_chain) - 1)));
-    anchor_sha256 = Sha256(der);
+  // The span over which the whole verified path is valid: the latest
+  // notBefore to the earliest notAfter.
+  verified->valid_from = absl::InfinitePast();
+  verified->valid_until = absl::InfiniteFuture();
+  if (STACK_OF(X509)* path = X509_STORE_CTX_get0_chain(ctx.get()); path != nullptr && sk_X509_num(path) > 0) {
+    IICC_ASSIGN_OR_RETURN(const std::string der, ToDer(sk_X509_value(path, sk_X509_num(path) - 1)));
+    verified->anchor_sha256 = Sha256(der);
+    for (int i = 0; i < sk_X509_num(path); ++i) {
+      X509* cert = sk_X509_value(path, i);
+      const std::optional<absl::Time> from = ToTime(X509_get0_notBefore(cert));
+      const std::optional<absl::Time> until = ToTime(X509_get0_notAfter(cert));
+      // An unreadable time: verified for `at` alone.
+      verified->valid_from = from.has_value() ? std::max(verified->valid_from, *from) : at;
+      verified->valid_until = until.has_value() ? std::min(verified->valid_until, *until) : at;
+    }
+  } else {
+    verified->valid_from = verified->valid_until = at;
   }
 
   if (!HasDigitalSignatureUsage(leaf)) {
@@ -388,21 +472,12 @@ absl::StatusOr<Verifier::Verified> Verifier::Verify(Purpose purpose, absl::strin
   if (!spiffe_id.has_value()) {
     return Unauthenticated("signer certificate must carry exactly one URI SAN, a spiffe:// ID");
   }
-  if (!expected_signer.empty() && *spiffe_id != expected_signer) {
-    return Unauthenticated(absl::StrCat("signer ", *spiffe_id, " is not the expected ", expected_signer));
-  }
   EVP_PKEY* key = X509_get0_pubkey(leaf);
   if (!IsP256(key)) return Unauthenticated("signer key is not ECDSA P-256");
-
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> md(EVP_MD_CTX_new());
-  if (md == nullptr) return absl::InternalError("out of memory");
-  const bool verified = EVP_DigestVerifyInit_ex(md.get(), nullptr, "SHA256", nullptr, nullptr, key, nullptr) == 1 &&
-                        EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(proof.signature().data()),
-                                         proof.signature().size(),
-                                         reinterpret_cast<const unsigned char*>(message->data()), message->size()) == 1;
-  ERR_clear_error();
-  if (!verified) return Unauthenticated("signature does not verify");
-  return Verified{*std::move(spiffe_id), *std::move(root), std::move(anchor_sha256)};
+  if (EVP_PKEY_up_ref(key) != 1) return absl::InternalError("cannot keep the signer's key");
+  verified->key.reset(key);
+  verified->spiffe_id = *std::move(spiffe_id);
+  return verified;
 }
 
 }  // namespace iicc::proof

@@ -84,6 +84,15 @@ class Signer {
 
 // Verifies batch proofs against a fixed set of trusted CA certificates.
 // Thread-safe: Verify() is const and may run concurrently.
+//
+// A gateway verifies the same few certificate chains and, within a batch,
+// the same signature over and over: a chain that verified is remembered with
+// the span of time over which every certificate of its verified path is
+// valid, and a signature that verified is remembered with the chain and the
+// message it verified for. Neither memory changes a verdict: the trusted CAs
+// are fixed for the verifier's life, a remembered chain is used only for a
+// time inside its span, and a remembered signature only for the exact same
+// chain, message and signature bytes. Failures are not remembered.
 class Verifier {
  public:
   // Trusts the CA certificates in `ca_files` (PEM, each file may hold
@@ -123,9 +132,15 @@ class Verifier {
                                   absl::string_view expected_signer, absl::Time at) const;
 
  private:
+  struct VerifiedChain;  // batch_signature.cc
+  struct Cache;
   explicit Verifier(x509_store_st* store);
+  // Parses and verifies proof.certificate_chain at `at`, and checks its
+  // leaf's key usages, key type and identity.
+  absl::StatusOr<std::shared_ptr<const VerifiedChain>> VerifyChain(const v1::BatchProof& proof, absl::Time at) const;
 
   x509_store_st* const store_;  // Owned; holds the trusted CAs.
+  const std::unique_ptr<Cache> cache_;
 };
 
 }  // namespace iicc::proof

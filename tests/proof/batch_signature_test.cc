@@ -585,5 +585,359 @@ TEST_F(BatchSignatureTest, SignsAndVerifiesFromFourThreads) {
   EXPECT_EQ(verified.load(), 4 * 8 * (1 + 2 + 3 + 4 + 5));
 }
 
+// ---------------------------------------------------------------------------
+// What the verifier remembers (verified chains and signatures) never changes
+// a verdict: each test verifies once to fill the memory, then asks again
+// with something changed, and compares with what a fresh verifier says.
+
+absl::Time UtcSecond(int year, int month, int day, int hour = 0, int minute = 0, int second = 0) {
+  return absl::FromCivil(absl::CivilSecond(year, month, day, hour, minute, second), absl::UTCTimeZone());
+}
+
+class VerifierMemoryTest : public BatchSignatureTest {
+ protected:
+  // Issues kz/name.crt|key, a signing certificate for kKzGateway valid from
+  // `not_before` to `not_after` (YYYYMMDDHHMMSSZ), by make-dev-pki.sh.
+  void IssueDated(const std::string& name, const std::string& not_before, const std::string& not_after) {
+    ASSERT_EQ(RunShell("'" + ::iicc::testing::SourceDir() + "/certs/make-dev-pki.sh' --issue '" + pki_.dir() + "/kz' " +
+                       name + " " + kKzGateway + " signing " + not_before + " " + not_after + " >/dev/null"),
+              0);
+  }
+
+  // The verdict of a verifier that has remembered nothing yet.
+  absl::StatusOr<Verifier::Verified> Fresh(const std::vector<std::string>& sides, Purpose purpose,
+                                           const std::string& header, const v1::BatchProof& proof,
+                                           absl::string_view expected_signer, absl::Time at) {
+    const std::unique_ptr<Verifier> fresh = Trusting(sides);
+    if (fresh == nullptr) return absl::InternalError("no verifier");
+    return fresh->Verify(purpose, header, proof, expected_signer, at);
+  }
+};
+
+TEST_F(VerifierMemoryTest, TheSameProofVerifiesAgainWithTheSameFields) {
+  const std::unique_ptr<Signer> signer = LoadSigner("kz");
+  const std::unique_ptr<Verifier> verifier = Trusting({"kz", "uz"});
+  ASSERT_NE(signer, nullptr);
+  ASSERT_NE(verifier, nullptr);
+  const std::vector<std::string> headers = Headers(3);
+  const std::vector<v1::BatchProof> proofs = signer->SignBatch(Purpose::kEnvelope, headers).value();
+  std::vector<std::string> leaves;
+  for (const std::string& header : headers) leaves.push_back(LeafHash(header));
+  const std::string kz_anchor = Sha256Of(Der(pki_.File("kz", "ca.crt")));
+  const absl::Time now = absl::Now();
+
+  absl::StatusOr<Verifier::Verified> first =
+      verifier->Verify(Purpose::kEnvelope, headers[1], proofs[1], kKzGateway, now);
+  ASSERT_TRUE(first.ok()) << first.status();
+  for (int round = 0; round < 3; ++round) {  // Chain and signature from memory.
+    absl::StatusOr<Verifier::Verified> again =
+        verifier->Verify(Purpose::kEnvelope, headers[1], proofs[1], kKzGateway, now + absl::Seconds(round));
+    ASSERT_TRUE(again.ok()) << round << ": " << again.status();
+    EXPECT_EQ(again->signer_spiffe_id, kKzGateway);
+    EXPECT_EQ(again->root, MerkleRoot(leaves));
+    EXPECT_EQ(again->anchor_sha256, kz_anchor);
+    EXPECT_EQ(again->signer_spiffe_id, first->signer_spiffe_id);
+    EXPECT_EQ(again->root, first->root);
+    EXPECT_EQ(again->anchor_sha256, first->anchor_sha256);
+  }
+  // Without an expected signer, from memory too: the same fields.
+  absl::StatusOr<Verifier::Verified> any = verifier->Verify(Purpose::kEnvelope, headers[1], proofs[1], "", now);
+  ASSERT_TRUE(any.ok()) << any.status();
+  EXPECT_EQ(any->signer_spiffe_id, kKzGateway);
+  EXPECT_EQ(any->anchor_sha256, kz_anchor);
+  // As a verifier that remembers nothing says.
+  absl::StatusOr<Verifier::Verified> fresh =
+      Fresh({"kz", "uz"}, Purpose::kEnvelope, headers[1], proofs[1], kKzGateway, now);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(fresh->signer_spiffe_id, first->signer_spiffe_id);
+  EXPECT_EQ(fresh->root, first->root);
+  EXPECT_EQ(fresh->anchor_sha256, first->anchor_sha256);
+
+  // A UZ proof through the same verifier: its own chain, its own anchor.
+  const std::unique_ptr<Signer> uz = LoadSigner("uz");
+  ASSERT_NE(uz, nullptr);
+  const v1::BatchProof uz_proof = uz->SignBatch(Purpose::kEnvelope, headers).value()[1];
+  for (int round = 0; round < 2; ++round) {
+    absl::StatusOr<Verifier::Verified> verified =
+        verifier->Verify(Purpose::kEnvelope, headers[1], uz_proof, kUzGateway, now);
+    ASSERT_TRUE(verified.ok()) << verified.status();
+    EXPECT_EQ(verified->signer_spiffe_id, kUzGateway);
+    EXPECT_EQ(verified->anchor_sha256, Sha256Of(Der(pki_.File("uz", "ca.crt"))));
+  }
+}
+
+TEST_F(VerifierMemoryTest, ARememberedChainIsCheckedAgainOutsideItsValidity) {
+  const std::unique_ptr<Signer> signer = LoadSigner("kz");
+  const std::unique_ptr<Verifier> verifier = Trusting({"kz"});
+  ASSERT_NE(signer, nullptr);
+  ASSERT_NE(verifier, nullptr);
+  const std::vector<std::string> headers = Headers(2);
+  const v1::BatchProof proof = signer->SignBatch(Purpose::kEnvelope, headers).value()[0];
+  ASSERT_TRUE(verifier->Verify(Purpose::kEnvelope, headers[0], proof, kKzGateway, absl::Now()).ok());
+
+  // After the signing certificate's notAfter: expired, though the chain
+  // and the signature verified a moment ago.
+  for (const absl::Time late : {signer->not_after() + absl::Seconds(1), signer->not_after() + absl::Hours(1),
+                                signer->not_after() + absl::Milliseconds(1), Utc(2100)}) {
+    EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[0], proof, kKzGateway, late),
+                                "certificate chain: certificate has expired"))
+        << late;
+  }
+  // Before the dev PKI existed: not yet valid.
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[0], proof, kKzGateway, Utc(1990)),
+                              "certificate chain: certificate is not yet valid"));
+  // A refusal is not remembered either: inside the validity, good again.
+  EXPECT_TRUE(
+      verifier->Verify(Purpose::kEnvelope, headers[0], proof, kKzGateway, signer->not_after() - absl::Seconds(1)).ok());
+  EXPECT_TRUE(verifier->Verify(Purpose::kEnvelope, headers[0], proof, kKzGateway, absl::Now()).ok());
+  // And refused again after the refusals and successes in between.
+  EXPECT_TRUE(Unauthenticated(
+      verifier->Verify(Purpose::kEnvelope, headers[0], proof, kKzGateway, signer->not_after() + absl::Seconds(1)),
+      "certificate chain: certificate has expired"));
+}
+
+// A signing certificate with both ends of its validity inside the CA's (the
+// CA's own validity starts when the test's PKI is made), so that the leaf's
+// notBefore and notAfter are the edges of the verified path. Signed by the
+// openssl tool, as Signer::Load takes only a certificate valid now.
+TEST_F(VerifierMemoryTest, ARememberedChainHoldsExactlyWithinTheLeafsDates) {
+  IssueDated("dated", "20300101000000Z", "20300201000000Z");
+  const absl::Time not_before = UtcSecond(2030, 1, 1);
+  const absl::Time not_after = UtcSecond(2030, 2, 1);
+  const std::unique_ptr<Verifier> verifier = Trusting({"kz"});
+  ASSERT_NE(verifier, nullptr);
+  const v1::BatchProof proof =
+      SignByHand(Purpose::kEnvelope, "h", pki_.File("kz", "dated.key"), {pki_.File("kz", "dated.crt")});
+
+  // Now is before the certificate: refused, and nothing remembered.
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, absl::Now()),
+                              "certificate chain: certificate is not yet valid"));
+  ASSERT_TRUE(verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, UtcSecond(2030, 1, 15)).ok());
+
+  struct Case {
+    absl::Time at;
+    std::string error;  // Empty: verifies.
+  };
+  const std::vector<Case> cases = {
+      {not_before - absl::Seconds(1), "certificate chain: certificate is not yet valid"},
+      {not_before - absl::Nanoseconds(1), "certificate chain: certificate is not yet valid"},
+      {not_before, ""},
+      {not_before + absl::Seconds(1), ""},
+      {UtcSecond(2030, 1, 20), ""},
+      {not_after - absl::Seconds(1), ""},
+      {not_after - absl::Nanoseconds(1), ""},
+      {not_after + absl::Nanoseconds(1), "certificate chain: certificate has expired"},
+      {not_after + absl::Seconds(1), "certificate chain: certificate has expired"},
+      {Utc(2031), "certificate chain: certificate has expired"},
+      {Utc(2029), "certificate chain: certificate is not yet valid"},
+  };
+  // Twice round, each time after a success inside the dates: the memory
+  // agrees with a verifier that remembers nothing, at every time.
+  for (int round = 0; round < 2; ++round) {
+    for (const Case& c : cases) {
+      ASSERT_TRUE(verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, UtcSecond(2030, 1, 15)).ok());
+      absl::StatusOr<Verifier::Verified> remembered =
+          verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, c.at);
+      absl::StatusOr<Verifier::Verified> fresh = Fresh({"kz"}, Purpose::kEnvelope, "h", proof, kKzGateway, c.at);
+      if (c.error.empty()) {
+        EXPECT_TRUE(remembered.ok()) << c.at << ": " << remembered.status();
+        EXPECT_TRUE(fresh.ok()) << c.at << ": " << fresh.status();
+      } else {
+        EXPECT_TRUE(Unauthenticated(remembered, c.error)) << c.at;
+        EXPECT_TRUE(Unauthenticated(fresh, c.error)) << c.at;
+      }
+    }
+  }
+}
+
+// OpenSSL counts a certificate as expired at its notAfter second itself
+// (X509_cmp_time maps "equal" to "earlier"), so a fresh verifier refuses a
+// proof checked at exactly notAfter. A verifier that remembers the chain
+// must refuse it too.
+TEST_F(VerifierMemoryTest, AtTheNotAfterInstantARememberedChainIsRefusedAsAFreshOneIs) {
+  IssueDated("dated", "20300101000000Z", "20300201000000Z");
+  const absl::Time not_after = UtcSecond(2030, 2, 1);
+  const v1::BatchProof proof =
+      SignByHand(Purpose::kEnvelope, "h", pki_.File("kz", "dated.key"), {pki_.File("kz", "dated.crt")});
+
+  absl::StatusOr<Verifier::Verified> fresh = Fresh({"kz"}, Purpose::kEnvelope, "h", proof, kKzGateway, not_after);
+  ASSERT_TRUE(Unauthenticated(fresh, "certificate chain: certificate has expired"));
+
+  const std::unique_ptr<Verifier> verifier = Trusting({"kz"});
+  ASSERT_NE(verifier, nullptr);
+  ASSERT_TRUE(verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, UtcSecond(2030, 1, 15)).ok());
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, not_after),
+                              "certificate chain: certificate has expired"))
+      << "a chain remembered from 2030-01-15 passes at its notAfter, 2030-02-01T00:00:00Z, which OpenSSL refuses";
+}
+
+TEST_F(VerifierMemoryTest, ATamperedSignatureAfterASuccessIsRefused) {
+  const std::unique_ptr<Signer> signer = LoadSigner("kz");
+  const std::unique_ptr<Verifier> verifier = Trusting({"kz"});
+  ASSERT_NE(signer, nullptr);
+  ASSERT_NE(verifier, nullptr);
+  const std::vector<std::string> headers = Headers(4);
+  const v1::BatchProof good = signer->SignBatch(Purpose::kEnvelope, headers).value()[2];
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(verifier->Verify(Purpose::kEnvelope, headers[2], good, kKzGateway, now).ok());
+
+  // Same chain, same header and so the same root: only the signature changed.
+  for (size_t at = 0; at < good.signature().size(); at += 5) {
+    v1::BatchProof proof = good;
+    (*proof.mutable_signature())[at] ^= 0x01;
+    EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[2], proof, kKzGateway, now),
+                                "signature does not verify"))
+        << "byte " << at;
+  }
+  v1::BatchProof proof = good;
+  proof.mutable_signature()->push_back('\0');
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[2], proof, kKzGateway, now),
+                              "signature does not verify"));
+  proof.mutable_signature()->resize(good.signature().size() - 1);
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[2], proof, kKzGateway, now),
+                              "signature does not verify"));
+  proof.clear_signature();
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[2], proof, kKzGateway, now),
+                              "signature does not verify"));
+  // The signature of another batch, by the same key and chain.
+  proof = good;
+  proof.set_signature(signer->SignBatch(Purpose::kEnvelope, Headers(5)).value()[0].signature());
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[2], proof, kKzGateway, now),
+                              "signature does not verify"));
+  // A tampered path after the success: another root.
+  proof = good;
+  (*proof.mutable_merkle_path(0))[5] ^= 0x01;
+  EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[2], proof, kKzGateway, now),
+                              "signature does not verify"));
+  // Another valid signature over the same root (ECDSA signs with a fresh
+  // nonce) is a signature the memory has not seen: checked, and good.
+  const v1::BatchProof resigned = signer->SignBatch(Purpose::kEnvelope, headers).value()[2];
+  ASSERT_NE(resigned.signature(), good.signature());
+  EXPECT_TRUE(verifier->Verify(Purpose::kEnvelope, headers[2], resigned, kKzGateway, now).ok());
+  // And the original still verifies.
+  EXPECT_TRUE(verifier->Verify(Purpose::kEnvelope, headers[2], good, kKzGateway, now).ok());
+}
+
+TEST_F(VerifierMemoryTest, AnotherExpectedSignerAfterASuccessIsRefused) {
+  const std::unique_ptr<Signer> signer = LoadSigner("kz");
+  const std::unique_ptr<Verifier> verifier = Trusting({"kz", "uz"});
+  ASSERT_NE(signer, nullptr);
+  ASSERT_NE(verifier, nullptr);
+  const std::vector<std::string> headers = Headers(2);
+  const v1::BatchProof proof = signer->SignBatch(Purpose::kEnvelope, headers).value()[0];
+  const absl::Time now = absl::Now();
+  ASSERT_TRUE(verifier->Verify(Purpose::kEnvelope, headers[0], proof, kKzGateway, now).ok());
+  ASSERT_TRUE(verifier->Verify(Purpose::kEnvelope, headers[0], proof, "", now).ok());
+
+  for (const std::string& expected :
+       {std::string(kUzGateway), std::string("spiffe://kz.iicc/gateway/"), std::string("spiffe://kz.iicc/gatewa"),
+        std::string("SPIFFE://kz.iicc/gateway"), std::string("spiffe://kz.iicc/ministry/registry")}) {
+    EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[0], proof, expected, now),
+                                "signer spiffe://kz.iicc/gateway is not the expected " + expected))
+        << expected;
+  }
+  // The right one is still good afterwards.
+  EXPECT_TRUE(verifier->Verify(Purpose::kEnvelope, headers[0], proof, kKzGateway, now).ok());
+}
+
+TEST_F(VerifierMemoryTest, EveryLeafOfABatchVerifiesAndAHeaderOutsideItDoesNot) {
+  const std::unique_ptr<Signer> signer = LoadSigner("kz");
+  const std::unique_ptr<Verifier> verifier = Trusting({"kz"});
+  ASSERT_NE(signer, nullptr);
+  ASSERT_NE(verifier, nullptr);
+  const std::vector<std::string> headers = Headers(7);
+  const std::vector<v1::BatchProof> proofs = signer->SignBatch(Purpose::kEnvelope, headers).value();
+  std::vector<std::string> leaves;
+  for (const std::string& header : headers) leaves.push_back(LeafHash(header));
+  const absl::Time now = absl::Now();
+
+  // One signature for all: the first leaf checks it, the others find it in
+  // memory; each twice.
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < headers.size(); ++i) {
+      ASSERT_EQ(proofs[i].signature(), proofs[0].signature());
+      absl::StatusOr<Verifier::Verified> verified =
+          verifier->Verify(Purpose::kEnvelope, headers[i], proofs[i], kKzGateway, now);
+      ASSERT_TRUE(verified.ok()) << round << "/" << i << ": " << verified.status();
+      EXPECT_EQ(verified->root, MerkleRoot(leaves));
+      EXPECT_EQ(verified->signer_spiffe_id, kKzGateway);
+    }
+  }
+  // A header not in the batch, with each leaf's proof copied: the path
+  // climbs to another root, which nobody signed.
+  const std::string outsider = "a header that was never signed";
+  for (size_t i = 0; i < proofs.size(); ++i) {
+    EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, outsider, proofs[i], kKzGateway, now),
+                                "signature does not verify"))
+        << i;
+    EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, outsider, proofs[i], "", now),
+                                "signature does not verify"))
+        << i;
+    // Nor does a header of the batch with another leaf's proof.
+    const size_t other = (i + 3) % proofs.size();
+    EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, headers[other], proofs[i], kKzGateway, now),
+                                "signature does not verify"))
+        << i << " with " << other;
+  }
+  // The batch's own leaves are still good.
+  for (size_t i = 0; i < headers.size(); ++i) {
+    EXPECT_TRUE(verifier->Verify(Purpose::kEnvelope, headers[i], proofs[i], kKzGateway, now).ok()) << i;
+  }
+}
+
+TEST_F(VerifierMemoryTest, ASignatureRememberedForOnePurposeIsRefusedForTheOther) {
+  const std::unique_ptr<Signer> signer = LoadSigner("kz");
+  const std::unique_ptr<Verifier> verifier = Trusting({"kz"});
+  ASSERT_NE(signer, nullptr);
+  ASSERT_NE(verifier, nullptr);
+  const absl::Time now = absl::Now();
+  for (Purpose signed_for : {Purpose::kEnvelope, Purpose::kReceipt}) {
+    const Purpose other = signed_for == Purpose::kEnvelope ? Purpose::kReceipt : Purpose::kEnvelope;
+    const std::vector<std::string> headers = Headers(signed_for == Purpose::kEnvelope ? 3 : 4);
+    const std::vector<v1::BatchProof> proofs = signer->SignBatch(signed_for, headers).value();
+    for (size_t i = 0; i < headers.size(); ++i) {
+      ASSERT_TRUE(verifier->Verify(signed_for, headers[i], proofs[i], kKzGateway, now).ok()) << i;
+      ASSERT_TRUE(verifier->Verify(signed_for, headers[i], proofs[i], kKzGateway, now).ok()) << i;
+      EXPECT_TRUE(
+          Unauthenticated(verifier->Verify(other, headers[i], proofs[i], kKzGateway, now), "signature does not verify"))
+          << i;
+      EXPECT_TRUE(Unauthenticated(verifier->Verify(other, headers[i], proofs[i], "", now), "signature does not verify"))
+          << i;
+    }
+    // The refusals were not remembered: still good for its own purpose.
+    EXPECT_TRUE(verifier->Verify(signed_for, headers[0], proofs[0], kKzGateway, now).ok());
+  }
+}
+
+// More signatures than the memory holds: it starts over, and every verdict
+// stays what it was.
+TEST_F(VerifierMemoryTest, VerdictsHoldWhenTheMemoryOfSignaturesFillsUp) {
+  const std::unique_ptr<Signer> signer = LoadSigner("kz");
+  const std::unique_ptr<Verifier> verifier = Trusting({"kz"});
+  ASSERT_NE(signer, nullptr);
+  ASSERT_NE(verifier, nullptr);
+  constexpr int kBatches = 4096 + 50;
+  std::vector<std::string> headers;
+  std::vector<v1::BatchProof> proofs;
+  for (int i = 0; i < kBatches; ++i) {
+    headers.push_back(absl::StrCat("header of batch ", i));
+    proofs.push_back(signer->SignBatch(Purpose::kReceipt, {headers.back()}).value()[0]);
+  }
+  const absl::Time now = absl::Now();
+  int failures = 0;
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < kBatches; ++i) {
+      if (!verifier->Verify(Purpose::kReceipt, headers[i], proofs[i], kKzGateway, now).ok()) ++failures;
+      // A proof for another header, and the other purpose: never.
+      if (i % 16 != 0) continue;
+      if (verifier->Verify(Purpose::kReceipt, headers[(i + 1) % kBatches], proofs[i], kKzGateway, now).ok()) {
+        ++failures;
+      }
+      if (verifier->Verify(Purpose::kEnvelope, headers[i], proofs[i], kKzGateway, now).ok()) ++failures;
+    }
+  }
+  EXPECT_EQ(failures, 0);
+}
+
 }  // namespace
 }  // namespace iicc::proof
