@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -44,6 +45,7 @@ class SqliteStore final : public Store {
   ~SqliteStore() override;
 
   absl::StatusOr<AcceptOutcome> AcceptOutbound(const OutboundRecord& record) override;
+  absl::StatusOr<std::vector<AcceptOutcome>> AcceptOutboundBatch(const std::vector<OutboundRecord>& records) override;
   absl::StatusOr<OutboundStatus> GetOutboundStatus(absl::string_view record_id) override;
   absl::StatusOr<std::vector<PendingEnvelope>> ListPending(int64_t after, int limit) override;
   absl::Status RecordOutcomes(const std::vector<Outcome>& outcomes) override;
@@ -92,6 +94,8 @@ class SqliteStore final : public Store {
   // Commits `batch` (the leader's work in Write).
   void CommitBatch(const std::vector<Writer*>& batch) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status RecordOutcomeLocked(const Outcome& outcome) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AcceptOutboundLocked(const OutboundRecord& record, AcceptOutcome* outcome)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CommitInboundLocked(const InboundCommit& commit, InboundOutcome* outcome)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends one entry to the chain inside the current transaction.
@@ -102,6 +106,8 @@ class SqliteStore final : public Store {
   const int schema_version_;
   AuditHead audit_head_ ABSL_GUARDED_BY(mu_);
   int64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+  // Prepared statements not in use, by their SQL literal (Statement).
+  absl::flat_hash_map<const char*, sqlite3_stmt*> statements_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex queue_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(queue_mu_);

@@ -37,6 +37,10 @@ using ::iicc::testing::Sha256Of;
 class FullDiskStore : public store::Store {
  public:
   absl::StatusOr<store::AcceptOutcome> AcceptOutbound(const store::OutboundRecord&) override { return Full(); }
+  absl::StatusOr<std::vector<store::AcceptOutcome>> AcceptOutboundBatch(
+      const std::vector<store::OutboundRecord>&) override {
+    return Full();
+  }
   absl::StatusOr<store::OutboundStatus> GetOutboundStatus(absl::string_view) override { return Full(); }
   absl::StatusOr<std::vector<store::PendingEnvelope>> ListPending(int64_t, int) override { return Full(); }
   absl::Status RecordOutcomes(const std::vector<store::Outcome>&) override { return Full(); }

@@ -833,5 +833,278 @@ TEST(SqliteStoreLimitTest, AFullStoreRefusesWithResourceExhaustedWritesNothingHa
   EXPECT_TRUE(VerifyChain(AllAudit(store->get())).ok());
 }
 
+// ---------------------------------------------------------------------------
+// Batches of outbound records (AcceptOutboundBatch), and the prepared
+// statements the store keeps between calls.
+
+std::vector<AcceptOutcome::Kind> OutcomeKinds(const std::vector<AcceptOutcome>& outcomes) {
+  std::vector<AcceptOutcome::Kind> kinds;
+  for (const AcceptOutcome& outcome : outcomes) kinds.push_back(outcome.kind);
+  return kinds;
+}
+
+std::vector<std::string> OutcomeRecordIds(const std::vector<AcceptOutcome>& outcomes) {
+  std::vector<std::string> ids;
+  for (const AcceptOutcome& outcome : outcomes) ids.push_back(outcome.record_id);
+  return ids;
+}
+
+TEST_F(SqliteStoreTest, AcceptOutboundBatchStoresEachRecordInOrderInOneCommit) {
+  OutboundRecord first = Outbound("out-1", kSubmitter, "req-1", 1, v1::RECORD_TYPE_INVESTMENT);
+  first.payload_digest = Digest(101);
+  first.policy_version = "p1";
+  OutboundRecord second = Outbound("out-2", kOtherSubmitter, "req-1", 2, v1::RECORD_TYPE_CARGO);
+  second.accepted_time = kAccepted + absl::Seconds(2);
+  OutboundRecord third = Outbound("out-3", kSubmitter, "req-3", 3, v1::RECORD_TYPE_ENTERPRISE);
+  const int64_t commits = store_->commits();
+
+  absl::StatusOr<std::vector<AcceptOutcome>> outcomes = store_->AcceptOutboundBatch({first, second, third});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_EQ(OutcomeKinds(*outcomes),
+            (std::vector<AcceptOutcome::Kind>{AcceptOutcome::Kind::kAccepted, AcceptOutcome::Kind::kAccepted,
+                                              AcceptOutcome::Kind::kAccepted}));
+  EXPECT_EQ(OutcomeRecordIds(*outcomes), (std::vector<std::string>{"out-1", "out-2", "out-3"}));
+  EXPECT_EQ(store_->commits(), commits + 1);  // One transaction, one fsync.
+
+  EXPECT_EQ(Pending(), 3);
+  const std::vector<PendingEnvelope> pending = ListPending(0, 10);
+  EXPECT_EQ(RecordIds(pending), (std::vector<std::string>{"out-1", "out-2", "out-3"}));
+  ASSERT_EQ(pending.size(), 3u);
+  EXPECT_LT(pending[0].outbox_sequence, pending[1].outbox_sequence);
+  EXPECT_LT(pending[1].outbox_sequence, pending[2].outbox_sequence);
+  for (const PendingEnvelope& envelope : pending) EXPECT_EQ(envelope.envelope, EnvelopeBytes(envelope.record_id));
+
+  absl::StatusOr<OutboundStatus> status = store_->GetOutboundStatus("out-2");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->submitter, kOtherSubmitter);
+  EXPECT_EQ(status->record_type, v1::RECORD_TYPE_CARGO);
+  EXPECT_EQ(status->accepted_time, kAccepted + absl::Seconds(2));
+  EXPECT_EQ(status->state, v1::DELIVERY_STATE_QUEUED);
+
+  // One SUBMIT entry per record, in batch order, chained.
+  const std::vector<v1::AuditEntry> entries = AllAudit(store_.get());
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(Kinds(entries), (std::vector<v1::AuditEventKind>(3, v1::AUDIT_EVENT_KIND_SUBMIT)));
+  EXPECT_EQ(entries[0].record_id(), "out-1");
+  EXPECT_EQ(entries[0].digest(), Digest(101));
+  EXPECT_EQ(entries[0].detail(), "policy p1");
+  EXPECT_EQ(entries[1].record_id(), "out-2");
+  EXPECT_EQ(entries[1].identity(), kOtherSubmitter);
+  EXPECT_EQ(entries[2].record_id(), "out-3");
+  EXPECT_TRUE(VerifyChain(entries).ok()) << VerifyChain(entries);
+
+  // The keys are stored: each record sent again alone is a replay.
+  for (const OutboundRecord& record : {first, second, third}) {
+    OutboundRecord again = record;
+    again.record_id = "out-again";
+    absl::StatusOr<AcceptOutcome> replay = store_->AcceptOutbound(again);
+    ASSERT_TRUE(replay.ok()) << replay.status();
+    EXPECT_EQ(replay->kind, AcceptOutcome::Kind::kReplay);
+    EXPECT_EQ(replay->record_id, record.record_id);
+  }
+  EXPECT_EQ(Pending(), 3);
+}
+
+TEST_F(SqliteStoreTest, AcceptOutboundBatchOfNothingStoresNothing) {
+  absl::StatusOr<std::vector<AcceptOutcome>> outcomes = store_->AcceptOutboundBatch({});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_TRUE(outcomes->empty());
+  EXPECT_EQ(Pending(), 0);
+  EXPECT_TRUE(AllAudit(store_.get()).empty());
+}
+
+TEST_F(SqliteStoreTest, ARequestIdRepeatedInABatchIsAReplayOrAConflictOfItsFirstRecord) {
+  ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-0", kSubmitter, "req-0", 0)).ok());
+  absl::StatusOr<std::vector<AcceptOutcome>> outcomes = store_->AcceptOutboundBatch({
+      Outbound("out-1", kSubmitter, "req-1", 1),
+      Outbound("out-2", kSubmitter, "req-1", 1),       // Same key, same digest: the first, replayed.
+      Outbound("out-3", kSubmitter, "req-1", 2),       // Same key, another digest: a conflict.
+      Outbound("out-4", kOtherSubmitter, "req-1", 1),  // Another submitter: its own key.
+      Outbound("out-5", kSubmitter, "req-0", 0),       // A key stored before the batch.
+      Outbound("out-6", kSubmitter, "req-0", 6),
+      Outbound("out-7", kOtherSubmitter, "req-1", 7),  // A conflict with out-4, of this batch.
+  });
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_EQ(OutcomeKinds(*outcomes),
+            (std::vector<AcceptOutcome::Kind>{AcceptOutcome::Kind::kAccepted, AcceptOutcome::Kind::kReplay,
+                                              AcceptOutcome::Kind::kConflict, AcceptOutcome::Kind::kAccepted,
+                                              AcceptOutcome::Kind::kReplay, AcceptOutcome::Kind::kConflict,
+                                              AcceptOutcome::Kind::kConflict}));
+  EXPECT_EQ(OutcomeRecordIds(*outcomes),
+            (std::vector<std::string>{"out-1", "out-1", "out-1", "out-4", "out-0", "out-0", "out-4"}));
+
+  EXPECT_EQ(RecordIds(ListPending(0, 10)), (std::vector<std::string>{"out-0", "out-1", "out-4"}));
+  for (const char* id : {"out-2", "out-3", "out-5", "out-6", "out-7"}) {
+    EXPECT_EQ(store_->GetOutboundStatus(id).status().code(), absl::StatusCode::kNotFound) << id;
+  }
+  EXPECT_EQ(QueryText(path_, "SELECT COUNT(*) FROM idempotency"), "3");
+  const std::vector<v1::AuditEntry> entries = AllAudit(store_.get());
+  ASSERT_EQ(entries.size(), 3u);  // out-0, out-1, out-4: replays and conflicts write nothing.
+  EXPECT_EQ(entries[1].record_id(), "out-1");
+  EXPECT_EQ(entries[2].record_id(), "out-4");
+  EXPECT_TRUE(VerifyChain(entries).ok()) << VerifyChain(entries);
+}
+
+// The schema makes outbox.record_id UNIQUE: a record reusing a stored id
+// (or one used earlier in the same batch) fails the batch, which then
+// stores none of its records, keys or audit entries.
+TEST_F(SqliteStoreTest, ABatchWithARecordThatCannotBeStoredStoresNoneOfIt) {
+  ASSERT_TRUE(store_->AcceptOutbound(Outbound("out-0", kSubmitter, "req-0", 0)).ok());
+  const int64_t commits = store_->commits();
+  const std::vector<std::vector<OutboundRecord>> batches = {
+      // A stored record_id under a new key, in the middle.
+      {Outbound("out-1", kSubmitter, "req-1", 1), Outbound("out-2", kSubmitter, "req-2", 2),
+       Outbound("out-0", kSubmitter, "req-3", 3), Outbound("out-4", kSubmitter, "req-4", 4)},
+      // Last.
+      {Outbound("out-1", kSubmitter, "req-1", 1), Outbound("out-0", kOtherSubmitter, "req-0", 0)},
+      // First.
+      {Outbound("out-0", kSubmitter, "req-9", 9), Outbound("out-1", kSubmitter, "req-1", 1)},
+      // An id used twice within the batch.
+      {Outbound("out-1", kSubmitter, "req-1", 1), Outbound("out-1", kSubmitter, "req-2", 2)},
+  };
+  for (size_t b = 0; b < batches.size(); ++b) {
+    absl::StatusOr<std::vector<AcceptOutcome>> outcomes = store_->AcceptOutboundBatch(batches[b]);
+    ASSERT_FALSE(outcomes.ok()) << "batch " << b;
+    EXPECT_EQ(outcomes.status().code(), absl::StatusCode::kInternal) << outcomes.status();
+    EXPECT_TRUE(absl::StrContains(outcomes.status().message(), "outbox insert")) << outcomes.status();
+    EXPECT_TRUE(absl::StrContains(outcomes.status().message(), "UNIQUE")) << outcomes.status();
+
+    EXPECT_EQ(Pending(), 1) << "batch " << b;
+    EXPECT_EQ(RecordIds(ListPending(0, 10)), std::vector<std::string>{"out-0"}) << "batch " << b;
+    EXPECT_EQ(QueryText(path_, "SELECT COUNT(*) FROM idempotency"), "1") << "batch " << b;
+    EXPECT_EQ(QueryText(path_, "SELECT COUNT(*) FROM outbox"), "1") << "batch " << b;
+    EXPECT_EQ(AllAudit(store_.get()).size(), 1u) << "batch " << b;
+  }
+  EXPECT_EQ(store_->GetOutboundStatus("out-1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->commits(), commits);  // Each rolled back.
+
+  // The keys of the failed batches were not kept: the same records are new.
+  absl::StatusOr<std::vector<AcceptOutcome>> outcomes = store_->AcceptOutboundBatch(
+      {Outbound("out-1", kSubmitter, "req-1", 1), Outbound("out-2", kSubmitter, "req-2", 2)});
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status();
+  EXPECT_EQ(OutcomeKinds(*outcomes),
+            (std::vector<AcceptOutcome::Kind>{AcceptOutcome::Kind::kAccepted, AcceptOutcome::Kind::kAccepted}));
+  EXPECT_EQ(RecordIds(ListPending(0, 10)), (std::vector<std::string>{"out-0", "out-1", "out-2"}));
+  // The chain goes on from the last entry actually stored.
+  const std::vector<v1::AuditEntry> entries = AllAudit(store_.get());
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[1].sequence(), 2);
+  EXPECT_TRUE(VerifyChain(entries).ok()) << VerifyChain(entries);
+}
+
+// The store keeps its prepared statements between calls: one that failed,
+// or a read left before its last row, must not leave anything behind for
+// the next call.
+TEST_F(SqliteStoreTest, ManyCallsAfterFailuresAndUnfinishedReadsStillWork) {
+  constexpr int kRounds = 25;
+  for (int i = 0; i < kRounds; ++i) {
+    const std::string id = absl::StrCat("out-", i);
+    // A record reusing the first record_id: the outbox insert fails (after
+    // the idempotency insert, in the same statement cache).
+    if (i > 0) {
+      absl::StatusOr<AcceptOutcome> bad =
+          store_->AcceptOutbound(Outbound("out-0", kSubmitter, absl::StrCat("bad-", i), 1000 + i));
+      EXPECT_EQ(bad.status().code(), absl::StatusCode::kInternal) << i << ": " << bad.status();
+      absl::StatusOr<std::vector<AcceptOutcome>> bad_batch = store_->AcceptOutboundBatch(
+          {Outbound(absl::StrCat("batch-", i), kSubmitter, absl::StrCat("batch-", i), 2000 + i),
+           Outbound("out-0", kSubmitter, absl::StrCat("bad-batch-", i), 3000 + i)});
+      EXPECT_FALSE(bad_batch.ok()) << i;
+    }
+    absl::StatusOr<AcceptOutcome> good = store_->AcceptOutbound(Outbound(id, kSubmitter, absl::StrCat("req-", i), i));
+    ASSERT_TRUE(good.ok()) << i << ": " << good.status();
+    EXPECT_EQ(good->kind, AcceptOutcome::Kind::kAccepted) << i;
+    EXPECT_EQ(good->record_id, id);
+    // A replay and a conflict: the lookup statement, stepped to a row and
+    // left there.
+    absl::StatusOr<AcceptOutcome> replay =
+        store_->AcceptOutbound(Outbound("x", kSubmitter, absl::StrCat("req-", i), i));
+    ASSERT_TRUE(replay.ok()) << replay.status();
+    EXPECT_EQ(replay->kind, AcceptOutcome::Kind::kReplay);
+    EXPECT_EQ(replay->record_id, id);
+    absl::StatusOr<AcceptOutcome> conflict =
+        store_->AcceptOutbound(Outbound("x", kSubmitter, absl::StrCat("req-", i), i + 500));
+    ASSERT_TRUE(conflict.ok()) << conflict.status();
+    EXPECT_EQ(conflict->kind, AcceptOutcome::Kind::kConflict);
+    EXPECT_EQ(conflict->record_id, id);
+    // Reads that stop before their last row, or find nothing.
+    const std::vector<PendingEnvelope> first = ListPending(0, 1);
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_EQ(first[0].record_id, "out-0");
+    EXPECT_EQ(ListPending(first[0].outbox_sequence, 1000).size(), static_cast<size_t>(i));
+    EXPECT_EQ(store_->GetOutboundStatus(id).value_or(OutboundStatus{}).record_id, id);
+    EXPECT_EQ(store_->GetOutboundStatus("missing").status().code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(Pending(), i + 1);
+    EXPECT_EQ(store_->OldestPendingAcceptedTime().value_or(absl::InfinitePast()), kAccepted);
+  }
+  // Every earlier statement let go of its read: outcomes, probes and the
+  // file as another connection sees it agree.
+  ASSERT_TRUE(store_->RecordOutcome("out-0", v1::DELIVERY_STATE_DELIVERED, "", "receipt", kAccepted).ok());
+  ASSERT_TRUE(store_->CheckWritable().ok());
+  EXPECT_EQ(Pending(), kRounds - 1);
+  EXPECT_EQ(QueryText(path_, "SELECT COUNT(*) FROM outbox"), absl::StrCat(kRounds));
+  EXPECT_EQ(QueryText(path_, "SELECT COUNT(*) FROM idempotency"), absl::StrCat(kRounds));
+  const std::vector<v1::AuditEntry> entries = AllAudit(store_.get());
+  EXPECT_EQ(entries.size(), static_cast<size_t>(kRounds + 1));
+  EXPECT_TRUE(VerifyChain(entries).ok()) << VerifyChain(entries);
+
+  // And the same after a reopen (the statements are finalized on close).
+  store_.reset();
+  absl::StatusOr<std::unique_ptr<SqliteStore>> reopened = SqliteStore::Open(path_);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->CountPending().value_or(-1), kRounds - 1);
+  EXPECT_TRUE(VerifyChain(AllAudit(reopened->get())).ok());
+}
+
+// Batches that share a group commit with others: a failing one undoes only
+// itself, whole.
+TEST_F(SqliteStoreTest, ConcurrentBatchesShareCommitsAndAFailingBatchUndoesOnlyItself) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 20;
+  std::vector<std::thread> threads;
+  std::vector<int> good_failed(kThreads, 0), bad_succeeded(kThreads, 0);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string submitter = absl::StrCat(kSubmitter, "-", t);
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string a = absl::StrCat("out-", t, "-", i, "-a");
+        const std::string b = absl::StrCat("out-", t, "-", i, "-b");
+        absl::StatusOr<std::vector<AcceptOutcome>> good =
+            store_->AcceptOutboundBatch({Outbound(a, submitter, absl::StrCat("req-", i, "-a"), i),
+                                         Outbound(b, submitter, absl::StrCat("req-", i, "-b"), i)});
+        if (!good.ok() || OutcomeRecordIds(*good) != std::vector<std::string>{a, b} ||
+            (*good)[0].kind != AcceptOutcome::Kind::kAccepted || (*good)[1].kind != AcceptOutcome::Kind::kAccepted) {
+          ++good_failed[t];
+        }
+        // A new record, then one reusing a stored record_id: neither stays.
+        absl::StatusOr<std::vector<AcceptOutcome>> bad = store_->AcceptOutboundBatch(
+            {Outbound(absl::StrCat("out-", t, "-", i, "-c"), submitter, absl::StrCat("req-", i, "-c"), i),
+             Outbound(a, submitter, absl::StrCat("req-", i, "-d"), 1000 + i)});
+        if (bad.ok()) ++bad_succeeded[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(good_failed[t], 0) << "thread " << t;
+    EXPECT_EQ(bad_succeeded[t], 0) << "thread " << t;
+  }
+  constexpr int kGood = kThreads * kPerThread * 2;
+  EXPECT_EQ(Pending(), kGood);
+  EXPECT_EQ(QueryText(path_, "SELECT COUNT(*) FROM idempotency"), absl::StrCat(kGood));
+  EXPECT_EQ(QueryText(path_, "SELECT COUNT(*) FROM outbox WHERE record_id LIKE '%-c'"), "0");
+  const std::vector<PendingEnvelope> pending = ListPending(0, 100000);
+  // Each batch's two records next to each other, a before b.
+  for (size_t k = 0; k + 1 < pending.size(); k += 2) {
+    EXPECT_TRUE(absl::EndsWith(pending[k].record_id, "-a")) << pending[k].record_id;
+    EXPECT_EQ(pending[k + 1].record_id, pending[k].record_id.substr(0, pending[k].record_id.size() - 1) + "b");
+  }
+  const std::vector<v1::AuditEntry> entries = AllAudit(store_.get());
+  EXPECT_EQ(entries.size(), static_cast<size_t>(kGood));
+  EXPECT_TRUE(VerifyChain(entries).ok()) << VerifyChain(entries);
+  // 2 x 160 batches from 8 threads at once: many share a transaction (so the
+  // failing ones were undone by their savepoint, not by a rollback).
+  EXPECT_LT(store_->commits(), kThreads * kPerThread) << "no two batches ever shared a commit";
+}
+
 }  // namespace
 }  // namespace iicc::store
