@@ -1,6 +1,8 @@
 #include "gateway/ministry/ministry_service.h"
 
 #include <algorithm>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -39,30 +41,47 @@ std::optional<std::string> CallerOf(grpc::CallbackServerContext* context, store:
   return identity;
 }
 
+// The authenticated caller of a unary call, if `admit(identity)` lets it
+// in; otherwise nullopt, and the call is finished with the refusal.
+template <typename Admit>
+std::optional<std::string> AdmitUnary(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+                                      store::Store* audit, ThreadPool* workers, Admit admit) {
+  std::optional<std::string> identity = CallerOf(context, audit, workers);
+  if (!identity) {
+    reactor->Finish(kNoIdentity);
+    return std::nullopt;
+  }
+  if (absl::Status admitted = admit(*identity); !admitted.ok()) {
+    context->AddTrailingMetadata(kErrorTrailerKey, ToErrorProto(admitted).SerializeAsString());
+    reactor->Finish(ToGrpcStatus(admitted));
+    return std::nullopt;
+  }
+  return identity;
+}
+
+// Finishes a unary call with `result`: its response, or its error with the
+// iicc.v1.Error in the trailer.
+template <typename Response>
+void FinishUnary(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor, Response* response,
+                 absl::StatusOr<Response> result) {
+  if (result.ok()) {
+    *response = *std::move(result);
+  } else {
+    context->AddTrailingMetadata(kErrorTrailerKey, ToErrorProto(result.status()).SerializeAsString());
+  }
+  reactor->Finish(ToGrpcStatus(result.status()));
+}
+
 // Runs `work(identity)` on the worker pool for the authenticated caller and
 // finishes the call with its result, unless `admit(identity)` refuses it.
 template <typename Response, typename Admit, typename Work>
 grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* context, store::Store* audit, ThreadPool* workers,
                                      Response* response, Admit admit, Work work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<std::string> identity = CallerOf(context, audit, workers);
-  if (!identity) {
-    reactor->Finish(kNoIdentity);
-    return reactor;
-  }
-  if (absl::Status admitted = admit(*identity); !admitted.ok()) {
-    context->AddTrailingMetadata(kErrorTrailerKey, ToErrorProto(admitted).SerializeAsString());
-    reactor->Finish(ToGrpcStatus(admitted));
-    return reactor;
-  }
+  std::optional<std::string> identity = AdmitUnary(context, reactor, audit, workers, std::move(admit));
+  if (!identity) return reactor;
   workers->Schedule([context, reactor, identity = *std::move(identity), response, work = std::move(work)] {
-    absl::StatusOr<Response> result = work(identity);
-    if (result.ok()) {
-      *response = *std::move(result);
-    } else {
-      context->AddTrailingMetadata(kErrorTrailerKey, ToErrorProto(result.status()).SerializeAsString());
-    }
-    reactor->Finish(ToGrpcStatus(result.status()));
+    FinishUnary(context, reactor, response, work(identity));
   });
   return reactor;
 }
@@ -91,6 +110,10 @@ class MinistryService::Watched {
 // the next: one response per request, in order. A refused record is answered
 // with SubmitResponse.error and the stream goes on. Registered with the
 // service while it lives, so that a shutdown can end it between requests.
+// Reads requests ahead of their answers: up to kMaxInFlight records of one
+// stream wait in the batcher (and share its batches) at once, and their
+// answers are written in the order the requests came. gRPC allows one read
+// and one write in flight at a time; everything else is guarded by mu_.
 class MinistryService::SubmitStreamReactor final
     : public grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>,
       public MinistryService::Watched {
@@ -100,9 +123,8 @@ class MinistryService::SubmitStreamReactor final
   SubmitStreamReactor(MinistryService* service, grpc::CallbackServerContext* context, std::string identity)
       : service_(service), context_(context), identity_(std::move(identity)) {
     absl::MutexLock lock(&mu_);
-    reading_ = true;
-    waiting_since_ = absl::Now();
-    StartRead(&request_);
+    idle_since_ = absl::Now();
+    StartReadLocked();
   }
 
   ~SubmitStreamReactor() override {
@@ -116,85 +138,152 @@ class MinistryService::SubmitStreamReactor final
 
   void CutIfIdle(absl::Time now, absl::Duration idle) override {
     absl::MutexLock lock(&mu_);
-    if (finished_ || now - waiting_since_ < idle) return;
-    waiting_since_ = absl::InfiniteFuture();
-    metrics::Default().Limited(metrics::Limit::kStreamIdle);
-    Log(LogLevel::kWarning, "stream.idle_cut",
-        {{"caller", identity_}, {"method", "SubmitStream"}, {"waiting_for", reading_ ? "request" : "read"}});
-    if (reading_) {
-      FinishLocked(IdleCut(idle, "a request"));
-    } else {
+    if (finished_ || cut_) return;
+    if (writing_) {
       // A response the client does not take: flow control holds it, and
       // the status could not pass it either.
+      if (now - write_started_ < idle) return;
+      Cut("read");
       context_->TryCancel();
+      return;
     }
+    // Records in the gateway's hands: it is the one working.
+    if (!slots_.empty() || now - idle_since_ < idle) return;
+    Cut("request");
+    FinishLocked(IdleCut(idle, "a request"));
   }
 
-  // MinistryService::Close(): a stream waiting for its next request ends
-  // now; one answering a request ends once the answer is written.
+  // MinistryService::Close(): read nothing more; end once every request
+  // read is answered. A stream waiting for its next request ends now.
   void Close() {
     absl::MutexLock lock(&mu_);
     closing_ = true;
-    if (reading_) FinishLocked(ShuttingDown());
+    MaybeFinishLocked();
   }
 
   void OnReadDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     reading_ = false;
-    waiting_since_ = absl::InfiniteFuture();
-    if (finished_) return;  // Closed while waiting: the client resends.
-    if (!ok) {              // The client half-closed (or went away): every answer is written.
-      FinishLocked(grpc::Status::OK);
+    if (finished_) return;
+    if (!ok) {  // The client half-closed (or went away): end once every answer is written.
+      read_done_ = true;
+      MaybeFinishLocked();
       return;
     }
+    if (closing_) {  // Read after Close(): not answered, so the client sends it again.
+      MaybeFinishLocked();
+      return;
+    }
+    slots_.push_back(std::make_unique<Slot>());
+    Slot* slot = slots_.back().get();
+    slot->request = std::move(request_);
+    request_.Clear();
     // Each record takes one request of the caller's rate; a refused one is
     // answered like any refused record, and the stream goes on.
-    if (absl::Status admitted = service_->Admit(identity_, "SubmitStream", RecordTypeOf(request_.record()));
+    if (absl::Status admitted = service_->Admit(identity_, "SubmitStream", RecordTypeOf(slot->request.record()));
         !admitted.ok()) {
-      response_.Clear();
-      response_.set_request_id(request_.request_id());
-      *response_.mutable_error() = ToErrorProto(admitted);
-      StartWriteLocked();
-      return;
+      Answer(slot, admitted);
+    } else {
+      ++in_batcher_;
+      service_->batcher_.Submit(identity_, &slot->request, "SubmitStream",
+                                [this, slot](absl::StatusOr<v1::SubmitResponse> result) {
+                                  mu_.Lock();
+                                  --in_batcher_;
+                                  Answer(slot, std::move(result));
+                                  if (done_ && in_batcher_ == 0) {  // gRPC finished with the stream meanwhile.
+                                    mu_.Unlock();
+                                    delete this;
+                                    return;
+                                  }
+                                  mu_.Unlock();
+                                });
     }
-    service_->workers_->Schedule([this] {
-      absl::StatusOr<v1::SubmitResponse> result = service_->acceptor_->Submit(identity_, &request_, "SubmitStream");
-      if (result.ok()) {
-        response_ = *std::move(result);
-      } else {
-        response_.Clear();
-        response_.set_request_id(request_.request_id());
-        // ALREADY_EXISTS names the first record.
-        response_.set_record_id(RecordIdOf(result.status()));
-        *response_.mutable_error() = ToErrorProto(result.status());
-      }
-      absl::MutexLock lock(&mu_);
-      StartWriteLocked();
-    });
+    StartReadLocked();
   }
 
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
-    waiting_since_ = absl::InfiniteFuture();
+    writing_ = false;
     if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the stream broke while answering"));
       return;
     }
-    if (closing_) {
-      FinishLocked(ShuttingDown());
-      return;
+    if (slots_.empty()) idle_since_ = absl::Now();
+    WriteLocked();
+    StartReadLocked();  // Reading may have paused at kMaxInFlight.
+    MaybeFinishLocked();
+  }
+
+  // gRPC is done with the stream; records still in the batcher own the
+  // reactor until their answers come back.
+  void OnDone() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (in_batcher_ > 0) {
+        done_ = true;
+        return;
+      }
     }
+    delete this;
+  }
+
+ private:
+  // Requests read ahead of their answers, at most.
+  static constexpr size_t kMaxInFlight = SubmitBatcher::kMaxBatch;
+
+  // One request and, once judged, its answer.
+  struct Slot {
+    v1::SubmitRequest request;  // The batcher's while the record is judged.
+    v1::SubmitResponse response;
+    bool answered = false;
+  };
+
+  void Answer(Slot* slot, absl::StatusOr<v1::SubmitResponse> result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (result.ok()) {
+      slot->response = *std::move(result);
+    } else {
+      slot->response.set_request_id(slot->request.request_id());
+      // ALREADY_EXISTS names the first record.
+      slot->response.set_record_id(RecordIdOf(result.status()));
+      *slot->response.mutable_error() = ToErrorProto(result.status());
+    }
+    slot->answered = true;
+    WriteLocked();
+    MaybeFinishLocked();
+  }
+
+  void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reading_ || read_done_ || finished_ || closing_ || slots_.size() >= kMaxInFlight) return;
     reading_ = true;
-    waiting_since_ = absl::Now();
     StartRead(&request_);
   }
 
-  void OnDone() override { delete this; }
-
- private:
-  void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    waiting_since_ = absl::Now();
+  // Writes the oldest answer if it is ready and no write is in flight.
+  void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || slots_.empty() || !slots_.front()->answered) return;
+    response_ = std::move(slots_.front()->response);
+    slots_.pop_front();
+    writing_ = true;
+    write_started_ = absl::Now();
     StartWrite(&response_);
+  }
+
+  // Ends the stream once nothing is left to answer and the client is done,
+  // or the gateway is closing.
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || writing_ || !slots_.empty()) return;
+    if (read_done_) {
+      FinishLocked(grpc::Status::OK);
+    } else if (closing_) {
+      FinishLocked(ShuttingDown());
+    }
+  }
+
+  void Cut(absl::string_view waiting_for) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    cut_ = true;
+    metrics::Default().Limited(metrics::Limit::kStreamIdle);
+    Log(LogLevel::kWarning, "stream.idle_cut",
+        {{"caller", identity_}, {"method", "SubmitStream"}, {"waiting_for", waiting_for}});
   }
 
   static grpc::Status ShuttingDown() {
@@ -211,15 +300,22 @@ class MinistryService::SubmitStreamReactor final
   MinistryService* const service_;
   grpc::CallbackServerContext* const context_;
   const std::string identity_;
-  v1::SubmitRequest request_;    // Owned by gRPC while a read is pending, by the worker while accepted.
-  v1::SubmitResponse response_;  // Owned by gRPC while a write is pending.
   absl::Mutex mu_;
+  v1::SubmitRequest request_ ABSL_GUARDED_BY(mu_);    // The read in flight.
+  v1::SubmitResponse response_ ABSL_GUARDED_BY(mu_);  // The write in flight.
+  // Requests read and not yet answered to the client, in order.
+  std::deque<std::unique_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
+  int in_batcher_ ABSL_GUARDED_BY(mu_) = 0;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
-  // Since when a read or a write waits on the client; InfiniteFuture while
-  // the gateway is the one working.
-  absl::Time waiting_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_done_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone came while records were in the batcher.
+  bool cut_ ABSL_GUARDED_BY(mu_) = false;
+  // Since when nothing is left to answer (the stream waits for a request).
+  absl::Time idle_since_ ABSL_GUARDED_BY(mu_);
+  absl::Time write_started_ ABSL_GUARDED_BY(mu_);  // Of the write in flight.
 };
 
 // Streams the inbox after a cursor, then waits for new records. At most one
@@ -401,6 +497,7 @@ MinistryService::MinistryService(RecordAcceptor* acceptor, const InboxReader* re
                                  SequenceNotifier* inbox, ThreadPool* workers, CallerLimits* limits,
                                  DenialAuditor* denials, absl::Duration stream_idle_timeout)
     : acceptor_(acceptor),
+      batcher_(acceptor, workers),
       reader_(reader),
       audit_(audit),
       inbox_(inbox),
@@ -459,12 +556,17 @@ void MinistryService::Refused(const std::string& identity, absl::string_view met
 grpc::ServerUnaryReactor* MinistryService::Submit(grpc::CallbackServerContext* context,
                                                   const v1::SubmitRequest* /*request*/, v1::SubmitResponse* response) {
   v1::SubmitRequest* request = SubmitAllocator::MutableRequest(context);
-  return ServeUnary(
-      context, audit_, workers_, response,
-      [this, request](const std::string& identity) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<std::string> identity =
+      AdmitUnary(context, reactor, audit_, workers_, [this, request](const std::string& identity) {
         return Admit(identity, "Submit", RecordTypeOf(request->record()));
-      },
-      [this, request](const std::string& identity) { return acceptor_->Submit(identity, request, "Submit"); });
+      });
+  if (!identity) return reactor;
+  batcher_.Submit(*std::move(identity), request, "Submit",
+                  [context, reactor, response](absl::StatusOr<v1::SubmitResponse> result) {
+                    FinishUnary(context, reactor, response, std::move(result));
+                  });
+  return reactor;
 }
 
 grpc::ServerBidiReactor<v1::SubmitRequest, v1::SubmitResponse>* MinistryService::SubmitStream(

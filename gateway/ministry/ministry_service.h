@@ -22,6 +22,7 @@
 #include "gateway/ministry/denial_auditor.h"
 #include "gateway/ministry/inbox_reader.h"
 #include "gateway/ministry/record_acceptor.h"
+#include "gateway/ministry/submit_batcher.h"
 #include "iicc/v1/ministry_gateway.grpc.pb.h"
 
 namespace iicc::ministry {
@@ -80,6 +81,8 @@ class MinistryService final : public v1::MinistryGateway::CallbackService {
   void Sweep();
 
   RecordAcceptor* const acceptor_;
+  // Submit and SubmitStream records go through it, in batches.
+  SubmitBatcher batcher_;
   const InboxReader* const reader_;
   store::Store* const audit_;
   SequenceNotifier* const inbox_;

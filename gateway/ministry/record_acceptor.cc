@@ -28,31 +28,111 @@ RecordAcceptor::RecordAcceptor(v1::Jurisdiction jurisdiction, store::Store* stor
 
 absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Submit(absl::string_view identity, v1::SubmitRequest* request,
                                                           absl::string_view method) {
-  const absl::Time start = absl::Now();
-  const v1::RecordType type = RecordTypeOf(request->record());
-  Verdict verdict;
-  absl::StatusOr<v1::SubmitResponse> response = Accept(identity, request, method, &verdict);
-  std::string outcome;
-  if (response.ok()) {
-    outcome = verdict.replay ? "replayed" : "queued";
-    if (!verdict.replay) metrics::Default().Submitted(type);
-  } else {
-    outcome = absl::StrCat("refused: ", absl::StatusCodeToString(response.status().code()));
-    if (verdict.reason.has_value()) metrics::Default().Rejected(metrics::RejectStage::kSubmit, *verdict.reason);
-  }
-  // The request_id is the caller's text: it is not logged.
-  Log(LogLevel::kInfo, "record.submitted",
-      {{"record_id", response.ok() ? response->record_id() : ""},
-       {"record_type", RecordTypeName(type)},
-       {"caller", identity},
-       {"outcome", outcome},
-       {"duration_ms", absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start))}});
-  return response;
+  return std::move(SubmitBatch({Submission{identity, request, method}}).front());
 }
 
-absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Accept(absl::string_view identity, v1::SubmitRequest* request,
-                                                          absl::string_view method, Verdict* outcome_out) {
-  Verdict& result = *outcome_out;
+std::vector<absl::StatusOr<v1::SubmitResponse>> RecordAcceptor::SubmitBatch(const std::vector<Submission>& batch) {
+  const absl::Time start = absl::Now();
+  std::vector<absl::StatusOr<v1::SubmitResponse>> results(batch.size(), absl::InternalError("not judged"));
+  std::vector<Verdict> verdicts(batch.size());
+  std::vector<v1::RecordType> types(batch.size());
+  const std::shared_ptr<const policy::CompiledPolicy> policy = policy_->Get();
+
+  std::vector<Prepared> prepared;
+  prepared.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    types[i] = RecordTypeOf(batch[i].request->record());
+    Prepared one;
+    one.index = i;
+    if (absl::Status checked = Prepare(batch[i], *policy, &verdicts[i], &one); !checked.ok()) {
+      results[i] = std::move(checked);
+    } else {
+      prepared.push_back(std::move(one));
+    }
+  }
+
+  // One signature over every header of the batch; each envelope carries its
+  // own inclusion proof.
+  auto fail_prepared = [&](const absl::Status& status, std::optional<metrics::RejectReason> reason) {
+    for (const Prepared& one : prepared) {
+      results[one.index] = status;
+      verdicts[one.index].reason = reason;
+    }
+  };
+  if (!prepared.empty()) {
+    std::vector<std::string> headers;
+    headers.reserve(prepared.size());
+    for (const Prepared& one : prepared) headers.push_back(one.envelope.header());
+    absl::StatusOr<std::vector<v1::BatchProof>> proofs = signer_->SignBatch(proof::Purpose::kEnvelope, headers);
+    if (!proofs.ok()) {
+      fail_prepared(proofs.status(), std::nullopt);
+    } else {
+      std::vector<store::OutboundRecord> records;
+      records.reserve(prepared.size());
+      for (size_t k = 0; k < prepared.size(); ++k) {
+        *prepared[k].envelope.mutable_proof() = std::move((*proofs)[k]);
+        prepared[k].record.envelope = SerializeDeterministic(prepared[k].envelope);
+        records.push_back(std::move(prepared[k].record));
+      }
+      absl::StatusOr<std::vector<store::AcceptOutcome>> outcomes = store_->AcceptOutboundBatch(records);
+      if (!outcomes.ok()) {
+        fail_prepared(outcomes.status(), metrics::RejectReason::kStore);
+      } else {
+        bool accepted = false;
+        for (size_t k = 0; k < prepared.size(); ++k) {
+          const size_t i = prepared[k].index;
+          const store::AcceptOutcome& outcome = (*outcomes)[k];
+          switch (outcome.kind) {
+            case store::AcceptOutcome::Kind::kConflict:
+              verdicts[i].reason = metrics::RejectReason::kConflict;
+              results[i] = AlreadyExistsForRecord(
+                  outcome.record_id,
+                  absl::StrCat("request_id was already used for record ", outcome.record_id, " with different content"));
+              continue;
+            case store::AcceptOutcome::Kind::kAccepted:
+              accepted = true;
+              break;
+            case store::AcceptOutcome::Kind::kReplay:
+              verdicts[i].replay = true;
+              break;
+          }
+          v1::SubmitResponse response;
+          response.set_request_id(batch[i].request->request_id());
+          response.set_record_id(outcome.record_id);
+          response.set_state(v1::DELIVERY_STATE_QUEUED);
+          results[i] = std::move(response);
+        }
+        if (accepted) outbox_->Bump();
+      }
+    }
+  }
+
+  const std::string duration_ms = absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const absl::StatusOr<v1::SubmitResponse>& response = results[i];
+    std::string outcome;
+    if (response.ok()) {
+      outcome = verdicts[i].replay ? "replayed" : "queued";
+      if (!verdicts[i].replay) metrics::Default().Submitted(types[i]);
+    } else {
+      outcome = absl::StrCat("refused: ", absl::StatusCodeToString(response.status().code()));
+      if (verdicts[i].reason.has_value()) metrics::Default().Rejected(metrics::RejectStage::kSubmit, *verdicts[i].reason);
+    }
+    // The request_id is the caller's text: it is not logged.
+    Log(LogLevel::kInfo, "record.submitted",
+        {{"record_id", response.ok() ? response->record_id() : ""},
+         {"record_type", RecordTypeName(types[i])},
+         {"caller", batch[i].identity},
+         {"outcome", outcome},
+         {"duration_ms", duration_ms}});
+  }
+  return results;
+}
+
+absl::Status RecordAcceptor::Prepare(const Submission& submission, const policy::CompiledPolicy& policy,
+                                     Verdict* verdict, Prepared* prepared) {
+  const absl::string_view identity = submission.identity;
+  v1::SubmitRequest* request = submission.request;
   const v1::RecordType type = RecordTypeOf(request->record());
   // Authorize before validating, so that an unauthorized caller learns
   // nothing about the rules.
@@ -60,17 +140,17 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Accept(absl::string_view iden
                                           : !authorizer_->Allows(identity, v1::ROLE_SUBMIT, type)) {
     const std::string what = absl::StrCat(identity, " may not submit ", RecordTypeName(type), " records");
     if (denials_ != nullptr) {
-      denials_->Denied(v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, identity, absl::StrCat(method, ": ", what),
-                       absl::Now());
+      denials_->Denied(v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, identity,
+                       absl::StrCat(submission.method, ": ", what), absl::Now());
     } else {
       store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE, "", std::string(identity), "", what});
     }
-    result.reason = metrics::RejectReason::kPermission;
+    verdict->reason = metrics::RejectReason::kPermission;
     return absl::PermissionDeniedError(what);
   }
   if (std::vector<v1::FieldViolation> violations = validation::ValidateSubmitRequest(*request, validation_);
       !violations.empty()) {
-    result.reason = metrics::RejectReason::kInvalid;
+    verdict->reason = metrics::RejectReason::kInvalid;
     return InvalidArgumentWithViolations(violations);
   }
 
@@ -81,24 +161,24 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Accept(absl::string_view iden
   const std::string as_submitted = SerializeDeterministic(request->record());
   v1::Record* filtered = request->mutable_record();
   validation::NormalizeRecord(filtered);
-  const std::shared_ptr<const policy::CompiledPolicy> policy = policy_->Get();
-  if (absl::Status verdict = policy->Apply(policy::Direction::kOutbound, filtered); !verdict.ok()) {
+  if (absl::Status refused = policy.Apply(policy::Direction::kOutbound, filtered); !refused.ok()) {
     store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_OUTBOUND_DENY, "", std::string(identity), Sha256(as_submitted),
-                               std::string(verdict.message())});
-    result.reason = metrics::RejectReason::kPolicy;
-    return verdict;
+                               std::string(refused.message())});
+    verdict->reason = metrics::RejectReason::kPolicy;
+    return refused;
   }
   const absl::Time now = absl::Now();
-  const std::string payload = SerializeDeterministic(*filtered);
-  const std::string payload_digest = Sha256(payload);
-
-  store::OutboundRecord record;
+  store::OutboundRecord& record = prepared->record;
+  v1::Envelope& envelope = prepared->envelope;
+  envelope.set_payload(SerializeDeterministic(*filtered));
+  record.payload_digest = Sha256(envelope.payload());
   record.record_id = NewUuidV7(now);
   record.record_type = type;
   record.submitter = std::string(identity);
   record.request_id = request->request_id();
   record.request_digest = Sha256(as_submitted);
   record.accepted_time = now;
+  record.policy_version = policy.version();
 
   v1::EnvelopeHeader header;
   header.set_record_id(record.record_id);
@@ -106,43 +186,10 @@ absl::StatusOr<v1::SubmitResponse> RecordAcceptor::Accept(absl::string_view iden
   header.set_destination(PeerOf(jurisdiction_));
   header.set_record_type(type);
   *header.mutable_accepted_time() = ToTimestamp(now);
-  header.set_policy_version(policy->version());
-  header.set_payload_digest(payload_digest);
-  v1::Envelope envelope;
+  header.set_policy_version(policy.version());
+  header.set_payload_digest(record.payload_digest);
   envelope.set_header(SerializeDeterministic(header));
-  // The signature covers the header, and through its digest the payload: a
-  // batch of one here (the format allows larger ones).
-  absl::StatusOr<std::vector<v1::BatchProof>> proof =
-      signer_->SignBatch(proof::Purpose::kEnvelope, {envelope.header()});
-  if (!proof.ok()) return proof.status();
-  *envelope.mutable_proof() = std::move(proof->front());
-  envelope.set_payload(payload);
-  record.envelope = SerializeDeterministic(envelope);
-  record.payload_digest = payload_digest;
-  record.policy_version = policy->version();
-
-  absl::StatusOr<store::AcceptOutcome> outcome = store_->AcceptOutbound(record);
-  if (!outcome.ok()) {
-    result.reason = metrics::RejectReason::kStore;
-    return outcome.status();
-  }
-  switch (outcome->kind) {
-    case store::AcceptOutcome::Kind::kConflict:
-      result.reason = metrics::RejectReason::kConflict;
-      return AlreadyExistsForRecord(outcome->record_id, absl::StrCat("request_id was already used for record ",
-                                                                     outcome->record_id, " with different content"));
-    case store::AcceptOutcome::Kind::kAccepted:
-      outbox_->Bump();
-      break;
-    case store::AcceptOutcome::Kind::kReplay:
-      result.replay = true;
-      break;
-  }
-  v1::SubmitResponse response;
-  response.set_request_id(request->request_id());
-  response.set_record_id(outcome->record_id);
-  response.set_state(v1::DELIVERY_STATE_QUEUED);
-  return response;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::RecordStatus> RecordAcceptor::GetStatus(absl::string_view identity, absl::string_view record_id) {

@@ -5,6 +5,8 @@
 #define IICC_GATEWAY_MINISTRY_RECORD_ACCEPTOR_H_
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -58,6 +60,21 @@ class RecordAcceptor {
     return Submit(identity, &copy, method);
   }
 
+  // One record of a batch: its caller, the request (given up, as in
+  // Submit) and the method it came by.
+  struct Submission {
+    absl::string_view identity;
+    v1::SubmitRequest* request;
+    absl::string_view method;
+  };
+  // Submit for each of `batch`, together: the records that pass the checks
+  // share one envelope signature (a Merkle batch, docs/security.md) and one
+  // commit. Each record gets its own answer, in order, exactly as Submit
+  // would have given it; if the signature or the commit fails, every record
+  // that reached it gets that error and none of them is stored. Records of
+  // one batch are stored in batch order.
+  std::vector<absl::StatusOr<v1::SubmitResponse>> SubmitBatch(const std::vector<Submission>& batch);
+
   // The status of `record_id` if `identity` submitted it or holds the status
   // role for its type; NOT_FOUND otherwise (whether or not it exists).
   absl::StatusOr<v1::RecordStatus> GetStatus(absl::string_view identity, absl::string_view record_id);
@@ -68,9 +85,16 @@ class RecordAcceptor {
     bool replay = false;                          // An earlier answer, repeated.
     std::optional<metrics::RejectReason> reason;  // Why the record was refused.
   };
-  // Submit without the accounting.
-  absl::StatusOr<v1::SubmitResponse> Accept(absl::string_view identity, v1::SubmitRequest* request,
-                                            absl::string_view method, Verdict* verdict);
+  // A record that passed the checks, waiting for its signature and commit.
+  struct Prepared {
+    size_t index;  // In the batch.
+    store::OutboundRecord record;
+    v1::Envelope envelope;  // Its header, not yet signed, and payload.
+  };
+  // Authorizes, validates and filters one record, and builds its envelope
+  // header: a refusal, or what the batch signs and stores.
+  absl::Status Prepare(const Submission& submission, const policy::CompiledPolicy& policy, Verdict* verdict,
+                       Prepared* prepared);
 
   const v1::Jurisdiction jurisdiction_;
   store::Store* const store_;

@@ -468,5 +468,285 @@ TEST_F(RecordAcceptorTest, GetStatusOfUnknownRecordIsNotFound) {
   }
 }
 
+// ---------------------------------------------------------------------------
+// SubmitBatch: records judged together, one signature and one commit for
+// those that pass, one answer each, in order.
+
+constexpr char kKzGateway[] = "spiffe://kz.iicc/gateway";
+
+// Every queued envelope, parsed, in outbox order.
+std::vector<v1::Envelope> QueuedEnvelopes(store::Store* store) {
+  absl::StatusOr<std::vector<store::PendingEnvelope>> pending = store->ListPending(0, 1000);
+  EXPECT_TRUE(pending.ok()) << pending.status();
+  std::vector<v1::Envelope> envelopes;
+  if (!pending.ok()) return envelopes;
+  for (const store::PendingEnvelope& one : *pending) {
+    v1::Envelope envelope;
+    EXPECT_TRUE(envelope.ParseFromString(one.envelope)) << one.record_id;
+    envelopes.push_back(std::move(envelope));
+  }
+  return envelopes;
+}
+
+v1::EnvelopeHeader HeaderOf(const v1::Envelope& envelope) {
+  v1::EnvelopeHeader header;
+  EXPECT_TRUE(header.ParseFromString(envelope.header()));
+  return header;
+}
+
+std::unique_ptr<proof::Verifier> KzVerifier() {
+  absl::StatusOr<std::unique_ptr<proof::Verifier>> verifier =
+      proof::Verifier::Create({testing::SharedPki().File("kz", "ca.crt")});
+  EXPECT_TRUE(verifier.ok()) << verifier.status();
+  return verifier.ok() ? *std::move(verifier) : nullptr;
+}
+
+absl::Time AcceptedTimeOf(const v1::EnvelopeHeader& header) {
+  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(header.accepted_time()));
+}
+
+TEST_F(RecordAcceptorTest, SubmitBatchAnswersEachRecordInOrderAsSubmitWould) {
+  v1::SubmitRequest first = Request("req-1", CargoRecord("C-1"));
+  v1::SubmitRequest invalid;  // A record of no kind.
+  invalid.set_request_id("req-2");
+  invalid.mutable_record();
+  v1::SubmitRequest repeated = Request("req-1", CargoRecord("C-1"));  // The first again.
+  v1::SubmitRequest denied = Request("req-4", EnterpriseRecord());    // Customs submits cargo only.
+
+  const std::vector<absl::StatusOr<v1::SubmitResponse>> results = acceptor_->SubmitBatch({
+      {kRegistry, &first, "Submit"},
+      {kRegistry, &invalid, "Submit"},
+      {kRegistry, &repeated, "SubmitStream"},
+      {kCustoms, &denied, "Submit"},
+  });
+  ASSERT_EQ(results.size(), 4u);
+
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[0]->request_id(), "req-1");
+  EXPECT_EQ(results[0]->state(), v1::DELIVERY_STATE_QUEUED);
+  EXPECT_TRUE(IsUuidV7(results[0]->record_id())) << results[0]->record_id();
+  EXPECT_FALSE(results[0]->has_error());
+
+  ASSERT_FALSE(results[1].ok());
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kInvalidArgument) << results[1].status();
+  EXPECT_EQ(ViolationFields(results[1].status()), std::vector<std::string>{"record.kind"}) << results[1].status();
+  EXPECT_TRUE(absl::StrContains(results[1].status().message(), "record.kind")) << results[1].status();
+
+  // A replay of the first, within the same batch: the first's record.
+  ASSERT_TRUE(results[2].ok()) << results[2].status();
+  EXPECT_EQ(results[2]->request_id(), "req-1");
+  EXPECT_EQ(results[2]->state(), v1::DELIVERY_STATE_QUEUED);
+  EXPECT_EQ(results[2]->record_id(), results[0]->record_id());
+
+  ASSERT_FALSE(results[3].ok());
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kPermissionDenied) << results[3].status();
+
+  // One record stored, once.
+  EXPECT_EQ(Pending(), 1);
+  const std::vector<v1::Envelope> envelopes = QueuedEnvelopes(store_.get());
+  ASSERT_EQ(envelopes.size(), 1u);
+  const v1::EnvelopeHeader header = HeaderOf(envelopes[0]);
+  EXPECT_EQ(header.record_id(), results[0]->record_id());
+  EXPECT_EQ(header.record_type(), v1::RECORD_TYPE_CARGO);
+  // The two records that passed the checks were signed together (the
+  // repeated one was found to be a replay only at the commit, and dropped):
+  // the stored proof is leaf 0 of 2, and verifies alone.
+  EXPECT_EQ(envelopes[0].proof().leaf_count(), 2u);
+  EXPECT_EQ(envelopes[0].proof().leaf_index(), 0u);
+  const std::unique_ptr<proof::Verifier> verifier = KzVerifier();
+  ASSERT_NE(verifier, nullptr);
+  absl::StatusOr<proof::Verifier::Verified> verified = verifier->Verify(
+      proof::Purpose::kEnvelope, envelopes[0].header(), envelopes[0].proof(), kKzGateway, AcceptedTimeOf(header));
+  EXPECT_TRUE(verified.ok()) << verified.status();
+
+  // Audited: the refusal for lack of a role, and the one record stored.
+  absl::StatusOr<std::vector<v1::AuditEntry>> audit = store_->ListAudit(0, 10);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  int submits = 0, denials = 0;
+  for (const v1::AuditEntry& entry : *audit) {
+    if (entry.kind() == v1::AUDIT_EVENT_KIND_SUBMIT) {
+      ++submits;
+      EXPECT_EQ(entry.record_id(), results[0]->record_id());
+    }
+    if (entry.kind() == v1::AUDIT_EVENT_KIND_AUTHORIZATION_FAILURE) {
+      ++denials;
+      EXPECT_EQ(entry.identity(), kCustoms);
+    }
+  }
+  EXPECT_EQ(submits, 1);
+  EXPECT_EQ(denials, 1);
+  EXPECT_EQ(audit->size(), 2u);
+
+  // Each answer is the one Submit gives on its own afterwards.
+  absl::StatusOr<v1::SubmitResponse> again = acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1")));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->record_id(), results[0]->record_id());
+  EXPECT_EQ(acceptor_->Submit(kCustoms, Request("req-4", EnterpriseRecord())).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Pending(), 1);
+}
+
+TEST_F(RecordAcceptorTest, SubmitBatchSignsTheRecordsThatPassTogetherAndStoresThemInOrder) {
+  v1::SubmitRequest first = Request("req-1", CargoRecord("C-1"));
+  v1::SubmitRequest invalid = Request("with space", CargoRecord("C-2"));
+  v1::SubmitRequest second = Request("req-3", CargoRecord("C-3"));
+  v1::SubmitRequest denied = Request("req-4", CargoRecord("C-4"));
+  const int64_t commits = store_->commits();
+  const std::vector<absl::StatusOr<v1::SubmitResponse>> results = acceptor_->SubmitBatch({
+      {kRegistry, &first, "Submit"},
+      {kRegistry, &invalid, "Submit"},
+      {kCustoms, &second, "Submit"},
+      {kReader, &denied, "Submit"},
+  });
+  ASSERT_EQ(results.size(), 4u);
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kInvalidArgument) << results[1].status();
+  EXPECT_EQ(ViolationFields(results[1].status()), std::vector<std::string>{"request_id"}) << results[1].status();
+  ASSERT_TRUE(results[2].ok()) << results[2].status();
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kPermissionDenied) << results[3].status();
+  EXPECT_EQ(results[0]->request_id(), "req-1");
+  EXPECT_EQ(results[2]->request_id(), "req-3");
+  EXPECT_NE(results[0]->record_id(), results[2]->record_id());
+  // Both records in one transaction; the refusal's audit entry in its own.
+  EXPECT_EQ(store_->commits(), commits + 2);
+  EXPECT_GE(outbox_.high_water(), 1);  // The forwarder was woken.
+
+  // In the outbox in batch order, one signature over both headers.
+  const std::vector<v1::Envelope> envelopes = QueuedEnvelopes(store_.get());
+  ASSERT_EQ(envelopes.size(), 2u);
+  EXPECT_EQ(HeaderOf(envelopes[0]).record_id(), results[0]->record_id());
+  EXPECT_EQ(HeaderOf(envelopes[1]).record_id(), results[2]->record_id());
+  EXPECT_EQ(envelopes[0].proof().signature(), envelopes[1].proof().signature());
+  EXPECT_FALSE(envelopes[0].proof().signature().empty());
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    const v1::BatchProof& proof = envelopes[i].proof();
+    EXPECT_EQ(proof.leaf_count(), 2u) << i;
+    EXPECT_EQ(proof.leaf_index(), i) << i;
+    EXPECT_EQ(proof.merkle_path_size(), 1) << i;
+    const v1::EnvelopeHeader header = HeaderOf(envelopes[i]);
+    EXPECT_EQ(header.payload_digest(), Sha256Of(envelopes[i].payload())) << i;
+    v1::Record payload;
+    ASSERT_TRUE(payload.ParseFromString(envelopes[i].payload()));
+    EXPECT_EQ(payload.cargo().consignment_id(), i == 0 ? "C-1" : "C-3");
+  }
+  // Each verifies on its own with the KZ CA, and only for its own header.
+  const std::unique_ptr<proof::Verifier> verifier = KzVerifier();
+  ASSERT_NE(verifier, nullptr);
+  for (size_t i = 0; i < envelopes.size(); ++i) {
+    const absl::Time accepted = AcceptedTimeOf(HeaderOf(envelopes[i]));
+    absl::StatusOr<proof::Verifier::Verified> verified =
+        verifier->Verify(proof::Purpose::kEnvelope, envelopes[i].header(), envelopes[i].proof(), kKzGateway, accepted);
+    EXPECT_TRUE(verified.ok()) << i << ": " << verified.status();
+    EXPECT_FALSE(
+        verifier
+            ->Verify(proof::Purpose::kEnvelope, envelopes[1 - i].header(), envelopes[i].proof(), kKzGateway, accepted)
+            .ok())
+        << i;
+  }
+  // Audited in batch order.
+  absl::StatusOr<std::vector<v1::AuditEntry>> audit = store_->ListAudit(0, 10);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  std::vector<std::string> submitted;
+  for (const v1::AuditEntry& entry : *audit) {
+    if (entry.kind() == v1::AUDIT_EVENT_KIND_SUBMIT) submitted.push_back(entry.record_id());
+  }
+  EXPECT_EQ(submitted, (std::vector<std::string>{results[0]->record_id(), results[2]->record_id()}));
+}
+
+TEST_F(RecordAcceptorTest, SubmitBatchOfNothingAnswersNothing) {
+  const int64_t commits = store_->commits();
+  EXPECT_TRUE(acceptor_->SubmitBatch({}).empty());
+  EXPECT_EQ(store_->commits(), commits);
+  EXPECT_EQ(Pending(), 0);
+  EXPECT_EQ(outbox_.high_water(), 0);
+}
+
+TEST_F(RecordAcceptorTest, SubmitBatchWithARequestIdReusedForOtherContentIsAlreadyExistsForTheFirst) {
+  v1::SubmitRequest first = Request("req-1", CargoRecord("C-1"));
+  v1::SubmitRequest other = Request("req-1", CargoRecord("C-2"));
+  const std::vector<absl::StatusOr<v1::SubmitResponse>> results =
+      acceptor_->SubmitBatch({{kRegistry, &first, "Submit"}, {kRegistry, &other, "Submit"}});
+  ASSERT_EQ(results.size(), 2u);
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kAlreadyExists) << results[1].status();
+  EXPECT_EQ(RecordIdOf(results[1].status()), results[0]->record_id());
+  EXPECT_TRUE(absl::StrContains(results[1].status().message(), results[0]->record_id())) << results[1].status();
+  EXPECT_EQ(Pending(), 1);
+}
+
+TEST_F(RecordAcceptorTest, SubmitBatchOfReplaysOnlyStoresNothingAndWakesNobody) {
+  ASSERT_TRUE(acceptor_->Submit(kRegistry, Request("req-1", CargoRecord("C-1"))).ok());
+  ASSERT_TRUE(acceptor_->Submit(kCustoms, Request("req-1", CargoRecord("C-1"))).ok());
+  const int64_t mark = outbox_.high_water();
+  v1::SubmitRequest a = Request("req-1", CargoRecord("C-1"));
+  v1::SubmitRequest b = Request("req-1", CargoRecord("C-1"));
+  const std::vector<absl::StatusOr<v1::SubmitResponse>> results =
+      acceptor_->SubmitBatch({{kRegistry, &a, "Submit"}, {kCustoms, &b, "Submit"}});
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_EQ(Pending(), 2);
+  EXPECT_EQ(outbox_.high_water(), mark);
+}
+
+// A store whose every call fails as a full disk does.
+class FullDiskStore : public store::Store {
+ public:
+  absl::StatusOr<store::AcceptOutcome> AcceptOutbound(const store::OutboundRecord&) override { return Full(); }
+  absl::StatusOr<std::vector<store::AcceptOutcome>> AcceptOutboundBatch(
+      const std::vector<store::OutboundRecord>& records) override {
+    ++batches;
+    batch_sizes.push_back(records.size());
+    return Full();
+  }
+  absl::StatusOr<store::OutboundStatus> GetOutboundStatus(absl::string_view) override { return Full(); }
+  absl::StatusOr<std::vector<store::PendingEnvelope>> ListPending(int64_t, int) override { return Full(); }
+  absl::Status RecordOutcomes(const std::vector<store::Outcome>&) override { return Full(); }
+  absl::StatusOr<int64_t> CountPending() override { return Full(); }
+  absl::StatusOr<absl::Time> OldestPendingAcceptedTime() override { return Full(); }
+  absl::Status CheckWritable() override { return Full(); }
+  absl::StatusOr<std::vector<store::InboundOutcome>> CommitInboundBatch(
+      const std::vector<store::InboundCommit>&) override {
+    return Full();
+  }
+  absl::StatusOr<std::vector<store::InboxEntry>> ListInbox(int64_t, const std::vector<v1::RecordType>&, int) override {
+    return Full();
+  }
+  absl::StatusOr<std::string> GetInboundReceipt(absl::string_view) override { return Full(); }
+  absl::StatusOr<int64_t> InboxHighWater() override { return Full(); }
+  absl::Status AppendAudit(const store::AuditEvent&) override { return Full(); }
+  absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(int64_t, int) override { return Full(); }
+
+  int batches = 0;
+  std::vector<size_t> batch_sizes;
+
+ private:
+  static absl::Status Full() { return absl::ResourceExhaustedError("database or disk is full"); }
+};
+
+TEST_F(RecordAcceptorTest, WhenTheCommitFailsEveryRecordThatReachedItGetsTheError) {
+  FullDiskStore full;
+  RecordAcceptor acceptor(v1::JURISDICTION_KZ, &full, &authorizer_, &policy_, signer_.get(), &outbox_);
+  v1::SubmitRequest first = Request("req-1", CargoRecord("C-1"));
+  v1::SubmitRequest denied = Request("req-2", EnterpriseRecord());
+  v1::SubmitRequest second = Request("req-3", CargoRecord("C-3"));
+  v1::SubmitRequest invalid;
+  invalid.mutable_record();
+  const std::vector<absl::StatusOr<v1::SubmitResponse>> results = acceptor.SubmitBatch({
+      {kRegistry, &first, "Submit"},
+      {kCustoms, &denied, "Submit"},
+      {kCustoms, &second, "Submit"},
+      {kRegistry, &invalid, "Submit"},
+  });
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0].status().code(), absl::StatusCode::kResourceExhausted) << results[0].status();
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kPermissionDenied) << results[1].status();
+  EXPECT_EQ(results[2].status().code(), absl::StatusCode::kResourceExhausted) << results[2].status();
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kInvalidArgument) << results[3].status();
+  EXPECT_EQ(full.batches, 1);  // One commit tried, for the two that passed.
+  EXPECT_EQ(full.batch_sizes, std::vector<size_t>{2});
+  EXPECT_EQ(outbox_.high_water(), 0);
+}
+
 }  // namespace
 }  // namespace iicc::ministry
