@@ -47,17 +47,40 @@ std::string JsonEscape(absl::string_view text) {
   return out;
 }
 
-void Log(LogLevel level, absl::string_view event,
-         std::initializer_list<std::pair<absl::string_view, absl::string_view>> fields) {
+namespace {
+
+// Appends `event` as one line to `out`, unless `level` is below the level.
+void AppendLine(LogLevel level, absl::string_view event, LogFields fields, std::string* out) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
-  std::string line =
-      absl::StrCat("{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-                   "\",\"level\":\"", kLevelNames[static_cast<int>(level)], "\",\"event\":\"", JsonEscape(event), "\"");
-  for (const auto& [key, value] : fields) absl::StrAppend(&line, ",\"", key, "\":\"", JsonEscape(value), "\"");
-  line += "}\n";
-  // One fwrite of the whole line: stdio locks the stream per call.
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  absl::StrAppend(out, "{\"ts\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
+                  "\",\"level\":\"", kLevelNames[static_cast<int>(level)], "\",\"event\":\"", JsonEscape(event), "\"");
+  for (const auto& [key, value] : fields) absl::StrAppend(out, ",\"", key, "\":\"", JsonEscape(value), "\"");
+  out->append("}\n");
+}
+
+// One fwrite of whole lines: stdio locks the stream per call, so lines of
+// different threads never interleave.
+void Write(const std::string& lines) {
+  if (lines.empty()) return;
+  std::fwrite(lines.data(), 1, lines.size(), stderr);
   std::fflush(stderr);
+}
+
+}  // namespace
+
+void Log(LogLevel level, absl::string_view event, LogFields fields) {
+  std::string line;
+  AppendLine(level, event, fields, &line);
+  Write(line);
+}
+
+void LogBatch::Add(LogLevel level, absl::string_view event, LogFields fields) {
+  AppendLine(level, event, fields, &lines_);
+}
+
+void LogBatch::Flush() {
+  Write(lines_);
+  lines_.clear();
 }
 
 }  // namespace iicc

@@ -109,11 +109,12 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
   std::vector<Fate> fates(envelopes.size());
   auto account = [&] {
     const std::string duration_ms = absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - now));
+    LogBatch lines;
     for (size_t i = 0; i < envelopes.size(); ++i) {
       const Fate& fate = fates[i];
       if (fate.outcome == "accepted") metrics::Default().Received(fate.type);
       if (fate.reason.has_value()) metrics::Default().Rejected(metrics::RejectStage::kInbound, *fate.reason);
-      Log(LogLevel::kInfo, "record.received",
+      lines.Add(LogLevel::kInfo, "record.received",
           {{"record_id", record_ids[i]},
            {"record_type", RecordTypeName(fate.type)},
            {"caller", peer_spiffe_id_},

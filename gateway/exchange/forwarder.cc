@@ -245,13 +245,19 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
       // The clock starts with the first envelope of an empty window; with
       // envelopes already in flight, it runs from the last receipt.
       if (!pending->empty()) watchdog.Expect(true, /*restart=*/false);
-      for (store::PendingEnvelope& envelope : *pending) {
+      for (size_t k = 0; k < pending->size(); ++k) {
+        store::PendingEnvelope& envelope = (*pending)[k];
         v1::DeliverRequest request;
         if (!request.mutable_envelope()->ParseFromString(envelope.envelope)) {
           status = absl::DataLossError(absl::StrCat("outbox envelope ", envelope.record_id, " does not parse"));
           break;
         }
-        if (!stream->Write(request)) {
+        // The envelopes read together go out together: gRPC may hold each
+        // but the last until the next, so that they share frames and
+        // system calls.
+        grpc::WriteOptions options;
+        if (k + 1 < pending->size()) options.set_buffer_hint();
+        if (!stream->Write(request, options)) {
           writable = false;
           break;
         }
@@ -354,6 +360,7 @@ void Forwarder::Account(const std::vector<store::Outcome>& outcomes,
     absl::MutexLock lock(&state_mu_);
     state_.last_delivery = outcomes.back().delivered_time;
   }
+  LogBatch lines;
   for (size_t k = 0; k < outcomes.size(); ++k) {
     const store::Outcome& outcome = outcomes[k];
     const v1::EnvelopeHeader& header = sent_headers[k];
@@ -365,7 +372,7 @@ void Forwarder::Account(const std::vector<store::Outcome>& outcomes,
       metrics::Default().Rejected(metrics::RejectStage::kDelivery, metrics::RejectReason::kRejected);
     }
     // The peer's reason names field paths and rules, never values.
-    Log(LogLevel::kInfo, "record.delivered",
+    lines.Add(LogLevel::kInfo, "record.delivered",
         {{"record_id", outcome.record_id},
          {"record_type", RecordTypeName(header.record_type())},
          {"caller", options_.peer_spiffe_id},

@@ -108,6 +108,7 @@ std::vector<absl::StatusOr<v1::SubmitResponse>> RecordAcceptor::SubmitBatch(cons
   }
 
   const std::string duration_ms = absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start));
+  LogBatch lines;
   for (size_t i = 0; i < batch.size(); ++i) {
     const absl::StatusOr<v1::SubmitResponse>& response = results[i];
     std::string outcome;
@@ -119,7 +120,7 @@ std::vector<absl::StatusOr<v1::SubmitResponse>> RecordAcceptor::SubmitBatch(cons
       if (verdicts[i].reason.has_value()) metrics::Default().Rejected(metrics::RejectStage::kSubmit, *verdicts[i].reason);
     }
     // The request_id is the caller's text: it is not logged.
-    Log(LogLevel::kInfo, "record.submitted",
+    lines.Add(LogLevel::kInfo, "record.submitted",
         {{"record_id", response.ok() ? response->record_id() : ""},
          {"record_type", RecordTypeName(types[i])},
          {"caller", batch[i].identity},
