@@ -95,7 +95,7 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
  private:
   // Envelopes read ahead of judging at most (the sender's window is
   // usually smaller).
-  static constexpr size_t kMaxPending = 256;
+  static constexpr size_t kMaxPending = 1024;
 
   void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (reading_ || read_done_ || finished_ || stopping_ || closing_) return;
