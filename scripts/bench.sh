@@ -6,28 +6,31 @@
 #   scripts/bench.sh                 build (Release, build-bench/), measure every scenario 3 times
 #   scripts/bench.sh --quick         one short run of each (a few minutes in all)
 #   scripts/bench.sh --soak SECONDS  steady load at half the measured maximum for SECONDS
-#   options: --no-build  --seconds S  --warmup S  --runs N  --inflight N  --only NAME[,NAME...]
+#   scripts/bench.sh --backlog N     UZ down, N records queued at KZ (RSS at 10,000 and at N), then the drain
+#   options: --no-build  --seconds S (10)  --warmup S (3)  --runs N (3)  --inflight N (256)  --only NAME[,NAME...]
 #
 # Scenarios: raw-unary raw-stream nginx-1hop iicc-unary iicc-stream.
 # Environment: IICC_BENCH_DIR (default /var/tmp): where the gateways' stores
 # go; it must be a real disk (an fsync on tmpfs costs nothing).
 # IICC_BENCH_BUILD (default build-bench): the Release build directory.
+# IICC_BENCH_PRELOAD: a library to LD_PRELOAD into the gateways (an allocator, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-runs=3 seconds=10 warmup=3 inflight=64 build=1 only="" soak=0
+runs=3 seconds=10 warmup=3 inflight=256 build=1 only="" soak=0 backlog=0
 while (($#)); do
   case $1 in
     --quick) runs=1 seconds=5 warmup=2 ;;
     --soak) soak=$2; shift ;;
+    --backlog) backlog=$2; shift ;;
     --no-build) build=0 ;;
     --seconds) seconds=$2; shift ;;
     --warmup) warmup=$2; shift ;;
     --runs) runs=$2; shift ;;
     --inflight) inflight=$2; shift ;;
     --only) only=$2; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
   shift
@@ -44,6 +47,9 @@ fi
 for tool in iicc-gateway iicc-loadgen iicc-echo-server iicc-echo-load; do
   [ -x "$bin_dir/$tool" ] || { echo "bench: $bin_dir/$tool is missing: run without --no-build" >&2; exit 2; }
 done
+((soak > 0 || backlog > 0)) || case ",${only:-nginx-1hop}," in
+  *,nginx-1hop,*) command -v nginx >/dev/null || { echo "bench: nginx is not installed: run without --no-build" >&2; exit 2; } ;;
+esac
 
 work=$(mktemp -d "${IICC_BENCH_DIR:-/var/tmp}/iicc-bench.XXXXXX")
 declare -a started=()
@@ -103,7 +109,7 @@ gateway_config() {  # gateway_config kz|uz RUN_DIR
 }
 start_gateway() {  # start_gateway kz|uz RUN_DIR
   local side=$1 dir=$2
-  "$bin_dir/iicc-gateway" --config "$dir/$side.textproto" 2>>"$dir/$side.log" &
+  env ${IICC_BENCH_PRELOAD:+LD_PRELOAD=$IICC_BENCH_PRELOAD} "$bin_dir/iicc-gateway" --config "$dir/$side.textproto" 2>>"$dir/$side.log" &
   gw_pid[$side]=$!
   started+=("$!")
   wait_port "${gw_ministry[$side]}" "${gw_pid[$side]}" && wait_port "${gw_peer[$side]}" "${gw_pid[$side]}" || {
@@ -206,7 +212,7 @@ run_iicc() {  # run_iicc unary|stream N
   stop_pair
 }
 
-# --- the soak and the backlog ------------------------------------------------
+# --- the soak -----------------------------------------------------------------
 if ((soak > 0)); then
   rate=${IICC_SOAK_RATE:-}
   if [ -z "$rate" ]; then
@@ -232,6 +238,51 @@ if ((soak > 0)); then
        END { printf "soak: RSS first -> last: kz %s -> %s MiB, uz %s -> %s MiB\n", k0, k, u0, u }' "$dir/rss.log"
   stop_pair
   exit "${status:-0}"
+fi
+
+# --- the backlog ----------------------------------------------------------------
+http_get() {  # http_get PORT PATH: the body of a plain HTTP GET on loopback
+  exec 3<>"/dev/tcp/127.0.0.1/$1"
+  printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$2" >&3
+  sed '1,/^\r$/d' <&3
+  exec 3>&-
+}
+metric() { http_get "$1" /metrics | awk -v name="$2" '$1 == name { printf "%d", $2 }'; }  # metric ADMIN_PORT NAME
+if ((backlog > 0)); then
+  ((backlog >= 20000)) || { echo "bench: --backlog takes at least 20000 records" >&2; exit 2; }
+  dir=$work/backlog
+  start_pair "$dir"
+  stop_pid "${gw_pid[uz]}"
+  fill() {  # fill N RUN: N more records into KZ's outbox through SubmitStream
+    "$bin_dir/iicc-loadgen" --target "127.0.0.1:${gw_ministry[kz]}" --ca "$pki/kz/ca.crt" \
+      --cert "$pki/kz/ministry-client.crt" --key "$pki/kz/ministry-client.key" \
+      --record tests/bench/typical_cargo.json --mode stream --inflight "$inflight" --count "$1" --run-id "$2"
+  }
+  echo "backlog: UZ is down; queueing 10000 records at KZ"
+  fill 10000 a
+  rss_10k=$(rss_mib "${gw_pid[kz]}")
+  echo "backlog: queueing $((backlog - 10000)) more"
+  fill $((backlog - 10000)) b
+  rss_n=$(rss_mib "${gw_pid[kz]}")
+  depth=$(metric "${gw_admin[kz]}" iicc_outbox_depth)
+  echo "backlog: KZ outbox depth $depth; KZ RSS ${rss_10k} MiB at 10000, ${rss_n} MiB at $backlog" \
+    "(x$(awk -v a="$rss_n" -v b="$rss_10k" 'BEGIN { printf "%.2f", a / b }')); store $(du -sm "$dir/kz" | cut -f1) MiB"
+  start_gateway uz "$dir"
+  begin=$(date +%s.%N)
+  while :; do
+    depth=$(metric "${gw_admin[kz]}" iicc_outbox_depth)
+    [ "${depth:-1}" -eq 0 ] && break
+    kill -0 "${gw_pid[kz]}" 2>/dev/null || { echo "bench: the KZ gateway died" >&2; exit 1; }
+    sleep 0.2
+  done
+  end=$(date +%s.%N)
+  received=$(metric "${gw_admin[uz]}" iicc_inbox_sequence)
+  echo "backlog: drained $backlog records in $(awk -v b="$begin" -v e="$end" 'BEGIN { printf "%.1f", e - b }') s:" \
+    "$(awk -v b="$begin" -v e="$end" -v n="$backlog" 'BEGIN { printf "%.0f", n / (e - b) }') records/s;" \
+    "UZ inbox sequence $received; peak RSS KZ $(peak_rss_mib "${gw_pid[kz]}") MiB, UZ $(peak_rss_mib "${gw_pid[uz]}") MiB"
+  stop_pair
+  [ "$received" -eq "$backlog" ] || { echo "bench: UZ received $received of $backlog" >&2; exit 1; }
+  exit 0
 fi
 
 # --- the side-by-side runs ---------------------------------------------------

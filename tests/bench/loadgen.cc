@@ -12,6 +12,7 @@
 //                --subscribe-target HOST:PORT --subscribe-ca F --subscribe-cert F --subscribe-key F
 //                --record FILE.json [--mode unary|stream] [--inflight N] [--seconds S] [--warmup S]
 //                [--rate R] [--drain S] [--cpu-pids PID,PID] [--run-id ID]
+//   iicc-loadgen --target HOST:PORT --ca F --cert F --key F --record FILE.json --count N [--mode ...] [--inflight N]
 //
 // Submitting runs for warmup + seconds. The measurement window is the last
 // `seconds` of it: the rate is the records delivered in the window per second
@@ -24,6 +25,11 @@
 // the window is reported per 1,000 delivered records, with the generator's
 // own. The destination's inbox must hold no earlier records (the subscriber
 // reads it from the start): scripts/bench.sh starts fresh gateways per run.
+//
+// Without --subscribe-target it only submits: --count records (or for
+// warmup + seconds), N acknowledgements outstanding, as scripts/bench.sh
+// --backlog fills an outbox whose peer is down; the line then has rate (of
+// acknowledgements over the whole run), acked and errors.
 //
 // Prints one line on stdout:
 //   rate=R ack_p50_ms= ack_p99_ms= delivery_p50_ms= delivery_p99_ms= sent= acked= delivered= errors=
@@ -118,8 +124,9 @@ class Window {
 // What happened to each record sent, by its index (request_id "lg-RUN-INDEX").
 class Tracker {
  public:
-  // Frees a place in `window` as each record is delivered, or fails.
-  explicit Tracker(Window* window) : window_(window) {}
+  // Frees a place in `window` as each record is delivered, or fails; or,
+  // without `deliveries`, as it is acknowledged.
+  Tracker(Window* window, bool deliveries) : window_(window), deliveries_tracked_(deliveries) {}
 
   struct Entry {
     Clock::time_point sent, acked, delivered;
@@ -144,6 +151,10 @@ class Tracker {
       return;
     }
     ++acked_;
+    if (!deliveries_tracked_) {
+      window_->Release();
+      return;
+    }
     if (auto early = early_.find(record_id); early != early_.end()) {  // Delivered before its answer came.
       entry.delivered = early->second.first;
       entry.deliveries = early->second.second;
@@ -222,6 +233,7 @@ class Tracker {
 
  private:
   Window* const window_;
+  const bool deliveries_tracked_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Entry> entries_;
@@ -360,8 +372,8 @@ class StreamSender final : public grpc::ClientBidiReactor<v1::SubmitRequest, v1:
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: iicc-loadgen --target HOST:PORT --ca F --cert F --key F --subscribe-target HOST:PORT "
-               "--subscribe-ca F --subscribe-cert F --subscribe-key F --record FILE.json [--mode unary|stream] "
+               "usage: iicc-loadgen --target HOST:PORT --ca F --cert F --key F [--subscribe-target HOST:PORT "
+               "--subscribe-ca F --subscribe-cert F --subscribe-key F] --record FILE.json [--count N] [--mode unary|stream] "
                "[--inflight N] [--seconds S] [--warmup S] [--rate R] [--drain S] [--cpu-pids PID,...] "
                "[--run-id ID]\n");
   return 2;
@@ -370,10 +382,11 @@ int Usage() {
 int Run(int argc, char** argv) {
   std::map<std::string, std::string> flags = {{"mode", "unary"}, {"inflight", "64"}, {"seconds", "10"},
                                               {"warmup", "2"},    {"rate", "0"},      {"drain", "60"},
-                                              {"run-id", "0"},    {"cpu-pids", ""}};
+                                              {"run-id", "0"},    {"cpu-pids", ""},
+                                              {"count", "0"}};
   const std::string known =
       " target ca cert key subscribe-target subscribe-ca subscribe-cert subscribe-key record mode inflight seconds "
-      "warmup rate drain cpu-pids run-id ";
+      "warmup rate drain cpu-pids run-id count ";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0 || i + 1 >= argc || known.find(" " + arg.substr(2) + " ") == std::string::npos) {
@@ -387,8 +400,10 @@ int Run(int argc, char** argv) {
   const double warmup = std::atof(flags["warmup"].c_str());
   const double rate = std::atof(flags["rate"].c_str());
   const double drain = std::atof(flags["drain"].c_str());
+  const long long max_count = std::atoll(flags["count"].c_str());
+  const bool subscribe = !flags["subscribe-target"].empty();
   if ((mode != "unary" && mode != "stream") || inflight < 1 || seconds <= 0 || warmup < 0 || rate < 0 ||
-      drain < 0 || flags["target"].empty() || flags["subscribe-target"].empty()) {
+      drain < 0 || max_count < 0 || flags["target"].empty()) {
     return Usage();
   }
   v1::Record record;
@@ -398,8 +413,9 @@ int Run(int argc, char** argv) {
     return 2;
   }
   auto origin = Connect(flags["target"], flags["ca"], flags["cert"], flags["key"]);
-  auto destination =
-      Connect(flags["subscribe-target"], flags["subscribe-ca"], flags["subscribe-cert"], flags["subscribe-key"]);
+  auto destination = subscribe ? Connect(flags["subscribe-target"], flags["subscribe-ca"], flags["subscribe-cert"],
+                                          flags["subscribe-key"])
+                               : origin;
   if (origin == nullptr || destination == nullptr) {
     std::fprintf(stderr, "iicc-loadgen: cannot read a CA, certificate or key file\n");
     return 2;
@@ -414,11 +430,12 @@ int Run(int argc, char** argv) {
   auto subscribe_stub = v1::MinistryGateway::NewStub(destination);
 
   Window window(inflight);
-  Tracker tracker(&window);
+  Tracker tracker(&window, subscribe);
 
   // The subscriber reads the destination's inbox from its start.
   grpc::ClientContext subscribe_context;
   std::thread subscriber([&] {
+    if (!subscribe) return;
     v1::SubscribeRequest request;
     request.set_after_sequence(0);
     auto reader = subscribe_stub->Subscribe(&subscribe_context, request);
@@ -447,8 +464,10 @@ int Run(int argc, char** argv) {
   const Clock::time_point start = Clock::now();
   const Clock::time_point window_start = start + std::chrono::duration_cast<Clock::duration>(
                                                      std::chrono::duration<double>(warmup));
-  const Clock::time_point window_end = window_start + std::chrono::duration_cast<Clock::duration>(
-                                                          std::chrono::duration<double>(seconds));
+  // With --count, the run lasts as long as the count takes.
+  const Clock::time_point window_end =
+      max_count > 0 ? Clock::time_point::max()
+                    : window_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   const Clock::duration interval =
       rate > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate))
                : Clock::duration::zero();
@@ -461,7 +480,7 @@ int Run(int argc, char** argv) {
       tracker.OpenWindow(window_end);
       for (size_t i = 0; i < measured.size(); ++i) cpu_start[i] = CpuSeconds(measured[i]);
     }
-    if (now >= window_end) break;
+    if (now >= window_end || (max_count > 0 && static_cast<long long>(count) >= max_count)) break;
     if (rate > 0) {
       if (now < next) std::this_thread::sleep_until(next);
       next += interval;
@@ -484,6 +503,14 @@ int Run(int argc, char** argv) {
                                                        std::chrono::duration<double>(drain));
   if (unary) unary->Finish(give_up);
   if (stream) stream->Finish(give_up);
+  if (!subscribe) {
+    subscriber.join();
+    Tracker::Summary summary = tracker.Summarize(start, Clock::now());
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    std::printf("rate=%.1f acked=%zu errors=%zu\n", static_cast<double>(summary.acked) / elapsed, summary.acked,
+                summary.errors);
+    return summary.errors == 0 && summary.acked == summary.sent ? 0 : 1;
+  }
   tracker.WaitDelivered(give_up);
   // A moment more for a duplicate to show itself.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
