@@ -19,6 +19,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "tests/testing/full_disk_store.h"
 #include "tests/testing/test_env.h"
 #include "tests/testing/test_policies.h"
 
@@ -31,40 +32,6 @@ using google::protobuf::util::TimeUtil;
 using ::iicc::testing::TempDir;
 
 using ::iicc::testing::Sha256Of;
-
-// A Store whose every operation fails as a full disk does. Only
-// CommitInboundBatch is expected to be called.
-class FullDiskStore : public store::Store {
- public:
-  absl::StatusOr<store::AcceptOutcome> AcceptOutbound(const store::OutboundRecord&) override { return Full(); }
-  absl::StatusOr<std::vector<store::AcceptOutcome>> AcceptOutboundBatch(
-      const std::vector<store::OutboundRecord>&) override {
-    return Full();
-  }
-  absl::StatusOr<store::OutboundStatus> GetOutboundStatus(absl::string_view) override { return Full(); }
-  absl::StatusOr<std::vector<store::PendingEnvelope>> ListPending(int64_t, int) override { return Full(); }
-  absl::Status RecordOutcomes(const std::vector<store::Outcome>&) override { return Full(); }
-  absl::StatusOr<int64_t> CountPending() override { return Full(); }
-  absl::StatusOr<absl::Time> OldestPendingAcceptedTime() override { return Full(); }
-  absl::Status CheckWritable() override { return Full(); }
-  absl::StatusOr<std::vector<store::InboundOutcome>> CommitInboundBatch(
-      const std::vector<store::InboundCommit>&) override {
-    ++commits;
-    return Full();
-  }
-  absl::StatusOr<std::vector<store::InboxEntry>> ListInbox(int64_t, const std::vector<v1::RecordType>&, int) override {
-    return Full();
-  }
-  absl::StatusOr<std::string> GetInboundReceipt(absl::string_view) override { return Full(); }
-  absl::StatusOr<int64_t> InboxHighWater() override { return Full(); }
-  absl::Status AppendAudit(const store::AuditEvent&) override { return Full(); }
-  absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(int64_t, int) override { return Full(); }
-
-  int commits = 0;
-
- private:
-  static absl::Status Full() { return absl::ResourceExhaustedError("database or disk is full"); }
-};
 
 v1::Record CargoRecord(const std::string& consignment_id) {
   v1::Record record;
@@ -547,7 +514,7 @@ TEST_F(EnvelopeReceiverTest, ABatchIsAnsweredInOrderWithOneSignatureAndOneCommit
 }
 
 TEST(EnvelopeReceiverStoreFailureTest, StoreThatCannotWriteGetsARetryableRefusal) {
-  FullDiskStore store;
+  testing::FullDiskStore store;  // Only CommitInboundBatch is expected to be called.
   SequenceNotifier inbox;
   policy::ActivePolicy policy(testing::KeepAllPolicy(v1::JURISDICTION_KZ));
   const std::unique_ptr<proof::Signer> kz_signer = SignerOf("kz");
@@ -555,7 +522,7 @@ TEST(EnvelopeReceiverStoreFailureTest, StoreThatCannotWriteGetsARetryableRefusal
   EnvelopeReceiver receiver(v1::JURISDICTION_KZ, &store, &policy, kz_signer.get(), uz_verifier.get(), kUzGateway,
                             &inbox);
   const v1::DeliverResponse response = receiver.Receive(MakeEnvelope(kRecordId, CargoRecord("C-1")));
-  EXPECT_EQ(store.commits, 1);
+  EXPECT_EQ(store.inbound_commits, 1);
   ASSERT_TRUE(response.has_refusal()) << response.DebugString();
   EXPECT_FALSE(response.has_receipt());
   EXPECT_EQ(response.refusal().record_id(), kRecordId);

@@ -24,6 +24,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "iicc/v1/peer_exchange.pb.h"
+#include "tests/testing/full_disk_store.h"
 #include "tests/testing/test_env.h"
 #include "tests/testing/test_policies.h"
 
@@ -689,43 +690,8 @@ TEST_F(RecordAcceptorTest, SubmitBatchOfReplaysOnlyStoresNothingAndWakesNobody) 
   EXPECT_EQ(outbox_.high_water(), mark);
 }
 
-// A store whose every call fails as a full disk does.
-class FullDiskStore : public store::Store {
- public:
-  absl::StatusOr<store::AcceptOutcome> AcceptOutbound(const store::OutboundRecord&) override { return Full(); }
-  absl::StatusOr<std::vector<store::AcceptOutcome>> AcceptOutboundBatch(
-      const std::vector<store::OutboundRecord>& records) override {
-    ++batches;
-    batch_sizes.push_back(records.size());
-    return Full();
-  }
-  absl::StatusOr<store::OutboundStatus> GetOutboundStatus(absl::string_view) override { return Full(); }
-  absl::StatusOr<std::vector<store::PendingEnvelope>> ListPending(int64_t, int) override { return Full(); }
-  absl::Status RecordOutcomes(const std::vector<store::Outcome>&) override { return Full(); }
-  absl::StatusOr<int64_t> CountPending() override { return Full(); }
-  absl::StatusOr<absl::Time> OldestPendingAcceptedTime() override { return Full(); }
-  absl::Status CheckWritable() override { return Full(); }
-  absl::StatusOr<std::vector<store::InboundOutcome>> CommitInboundBatch(
-      const std::vector<store::InboundCommit>&) override {
-    return Full();
-  }
-  absl::StatusOr<std::vector<store::InboxEntry>> ListInbox(int64_t, const std::vector<v1::RecordType>&, int) override {
-    return Full();
-  }
-  absl::StatusOr<std::string> GetInboundReceipt(absl::string_view) override { return Full(); }
-  absl::StatusOr<int64_t> InboxHighWater() override { return Full(); }
-  absl::Status AppendAudit(const store::AuditEvent&) override { return Full(); }
-  absl::StatusOr<std::vector<v1::AuditEntry>> ListAudit(int64_t, int) override { return Full(); }
-
-  int batches = 0;
-  std::vector<size_t> batch_sizes;
-
- private:
-  static absl::Status Full() { return absl::ResourceExhaustedError("database or disk is full"); }
-};
-
 TEST_F(RecordAcceptorTest, WhenTheCommitFailsEveryRecordThatReachedItGetsTheError) {
-  FullDiskStore full;
+  testing::FullDiskStore full;
   RecordAcceptor acceptor(v1::JURISDICTION_KZ, &full, &authorizer_, &policy_, signer_.get(), &outbox_);
   v1::SubmitRequest first = Request("req-1", CargoRecord("C-1"));
   v1::SubmitRequest denied = Request("req-2", EnterpriseRecord());
@@ -743,8 +709,8 @@ TEST_F(RecordAcceptorTest, WhenTheCommitFailsEveryRecordThatReachedItGetsTheErro
   EXPECT_EQ(results[1].status().code(), absl::StatusCode::kPermissionDenied) << results[1].status();
   EXPECT_EQ(results[2].status().code(), absl::StatusCode::kResourceExhausted) << results[2].status();
   EXPECT_EQ(results[3].status().code(), absl::StatusCode::kInvalidArgument) << results[3].status();
-  EXPECT_EQ(full.batches, 1);  // One commit tried, for the two that passed.
-  EXPECT_EQ(full.batch_sizes, std::vector<size_t>{2});
+  // One commit tried, for the two that passed.
+  EXPECT_EQ(full.outbound_batch_sizes, std::vector<size_t>{2});
   EXPECT_EQ(outbox_.high_water(), 0);
 }
 
