@@ -115,11 +115,11 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
       if (fate.outcome == "accepted") metrics::Default().Received(fate.type);
       if (fate.reason.has_value()) metrics::Default().Rejected(metrics::RejectStage::kInbound, *fate.reason);
       lines.Add(LogLevel::kInfo, "record.received",
-          {{"record_id", record_ids[i]},
-           {"record_type", RecordTypeName(fate.type)},
-           {"caller", peer_spiffe_id_},
-           {"outcome", fate.outcome},
-           {"duration_ms", duration_ms}});
+                {{"record_id", record_ids[i]},
+                 {"record_type", RecordTypeName(fate.type)},
+                 {"caller", peer_spiffe_id_},
+                 {"outcome", fate.outcome},
+                 {"duration_ms", duration_ms}});
     }
   };
   auto refuse_all = [&](const std::vector<size_t>& indexes, absl::string_view why) {

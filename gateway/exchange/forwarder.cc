@@ -373,11 +373,11 @@ void Forwarder::Account(const std::vector<store::Outcome>& outcomes,
     }
     // The peer's reason names field paths and rules, never values.
     lines.Add(LogLevel::kInfo, "record.delivered",
-        {{"record_id", outcome.record_id},
-         {"record_type", RecordTypeName(header.record_type())},
-         {"caller", options_.peer_spiffe_id},
-         {"outcome", delivered ? "delivered" : absl::StrCat("rejected by the peer: ", PeerText(outcome.reason))},
-         {"duration_ms", absl::StrCat(absl::ToDoubleMilliseconds(latency))}});
+              {{"record_id", outcome.record_id},
+               {"record_type", RecordTypeName(header.record_type())},
+               {"caller", options_.peer_spiffe_id},
+               {"outcome", delivered ? "delivered" : absl::StrCat("rejected by the peer: ", PeerText(outcome.reason))},
+               {"duration_ms", absl::StrCat(absl::ToDoubleMilliseconds(latency))}});
   }
 }
 

@@ -85,9 +85,9 @@ std::vector<absl::StatusOr<v1::SubmitResponse>> RecordAcceptor::SubmitBatch(cons
           switch (outcome.kind) {
             case store::AcceptOutcome::Kind::kConflict:
               verdicts[i].reason = metrics::RejectReason::kConflict;
-              results[i] = AlreadyExistsForRecord(
-                  outcome.record_id,
-                  absl::StrCat("request_id was already used for record ", outcome.record_id, " with different content"));
+              results[i] =
+                  AlreadyExistsForRecord(outcome.record_id, absl::StrCat("request_id was already used for record ",
+                                                                         outcome.record_id, " with different content"));
               continue;
             case store::AcceptOutcome::Kind::kAccepted:
               accepted = true;
@@ -117,15 +117,16 @@ std::vector<absl::StatusOr<v1::SubmitResponse>> RecordAcceptor::SubmitBatch(cons
       if (!verdicts[i].replay) metrics::Default().Submitted(types[i]);
     } else {
       outcome = absl::StrCat("refused: ", absl::StatusCodeToString(response.status().code()));
-      if (verdicts[i].reason.has_value()) metrics::Default().Rejected(metrics::RejectStage::kSubmit, *verdicts[i].reason);
+      if (verdicts[i].reason.has_value())
+        metrics::Default().Rejected(metrics::RejectStage::kSubmit, *verdicts[i].reason);
     }
     // The request_id is the caller's text: it is not logged.
     lines.Add(LogLevel::kInfo, "record.submitted",
-        {{"record_id", response.ok() ? response->record_id() : ""},
-         {"record_type", RecordTypeName(types[i])},
-         {"caller", batch[i].identity},
-         {"outcome", outcome},
-         {"duration_ms", duration_ms}});
+              {{"record_id", response.ok() ? response->record_id() : ""},
+               {"record_type", RecordTypeName(types[i])},
+               {"caller", batch[i].identity},
+               {"outcome", outcome},
+               {"duration_ms", duration_ms}});
   }
   return results;
 }

@@ -325,7 +325,7 @@ struct Verifier::VerifiedChain {
   UniqueKey key;  // The leaf's public key.
   std::string spiffe_id;
   std::string anchor_sha256;
-  absl::Time valid_from;  // The latest notBefore of the verified path.
+  absl::Time valid_from;   // The latest notBefore of the verified path.
   absl::Time valid_until;  // Its earliest notAfter.
 };
 

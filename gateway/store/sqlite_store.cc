@@ -438,7 +438,8 @@ absl::StatusOr<AcceptOutcome> SqliteStore::AcceptOutbound(const OutboundRecord& 
   return std::move(outcomes.front());
 }
 
-absl::StatusOr<std::vector<AcceptOutcome>> SqliteStore::AcceptOutboundBatch(const std::vector<OutboundRecord>& records) {
+absl::StatusOr<std::vector<AcceptOutcome>> SqliteStore::AcceptOutboundBatch(
+    const std::vector<OutboundRecord>& records) {
   std::vector<AcceptOutcome> outcomes(records.size());
   absl::Status status = Write([&]() -> absl::Status {
     for (size_t i = 0; i < records.size(); ++i) IICC_RETURN_IF_ERROR(AcceptOutboundLocked(records[i], &outcomes[i]));
@@ -461,10 +462,7 @@ absl::Status SqliteStore::AcceptOutboundLocked(const OutboundRecord& record, Acc
   if (rc != SQLITE_DONE) return Error("idempotency lookup");
 
   Statement key(this, "INSERT INTO idempotency (submitter, request_id, request_digest, record_id) VALUES (?, ?, ?, ?)");
-  key.Bind(1, record.submitter)
-      .Bind(2, record.request_id)
-      .BindBlob(3, record.request_digest)
-      .Bind(4, record.record_id);
+  key.Bind(1, record.submitter).Bind(2, record.request_id).BindBlob(3, record.request_digest).Bind(4, record.record_id);
   if (key.Step() != SQLITE_DONE) return Error("idempotency insert");
 
   Statement insert(this,
@@ -477,9 +475,9 @@ absl::Status SqliteStore::AcceptOutboundLocked(const OutboundRecord& record, Acc
       .Bind(5, ToNanos(record.accepted_time))
       .Bind(6, static_cast<int64_t>(v1::DELIVERY_STATE_QUEUED));
   if (insert.Step() != SQLITE_DONE) return Error("outbox insert");
-  IICC_RETURN_IF_ERROR(AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_SUBMIT, record.record_id, record.submitter,
-                                                    record.payload_digest,
-                                                    absl::StrCat("policy ", record.policy_version)}));
+  IICC_RETURN_IF_ERROR(
+      AppendAuditLocked(AuditEvent{v1::AUDIT_EVENT_KIND_SUBMIT, record.record_id, record.submitter,
+                                   record.payload_digest, absl::StrCat("policy ", record.policy_version)}));
   outcome->kind = AcceptOutcome::Kind::kAccepted;
   outcome->record_id = record.record_id;
   return absl::OkStatus();

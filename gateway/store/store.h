@@ -147,7 +147,8 @@ class Store {
   // all are durable, or (on an error) none. A later record sees the earlier
   // ones (a request_id repeated within the batch is a replay or a conflict).
   // One outcome per record, in order.
-  virtual absl::StatusOr<std::vector<AcceptOutcome>> AcceptOutboundBatch(const std::vector<OutboundRecord>& records) = 0;
+  virtual absl::StatusOr<std::vector<AcceptOutcome>> AcceptOutboundBatch(
+      const std::vector<OutboundRecord>& records) = 0;
 
   // The state of one outbound record. NOT_FOUND if unknown.
   virtual absl::StatusOr<OutboundStatus> GetOutboundStatus(absl::string_view record_id) = 0;

@@ -244,7 +244,9 @@ class Tracker {
   Clock::time_point window_end_;
 };
 
-size_t IndexOf(const std::string& request_id) { return std::strtoull(request_id.c_str() + request_id.rfind('-') + 1, nullptr, 10); }
+size_t IndexOf(const std::string& request_id) {
+  return std::strtoull(request_id.c_str() + request_id.rfind('-') + 1, nullptr, 10);
+}
 
 std::atomic<int> error_lines{0};
 void ReportError(const grpc::Status& status) {
@@ -290,8 +292,7 @@ class UnarySender {
 // One SubmitStream; answers come back by request_id.
 class StreamSender final : public grpc::ClientBidiReactor<v1::SubmitRequest, v1::SubmitResponse> {
  public:
-  StreamSender(v1::MinistryGateway::Stub* stub, Tracker* tracker, Window* window)
-      : tracker_(tracker), window_(window) {
+  StreamSender(v1::MinistryGateway::Stub* stub, Tracker* tracker, Window* window) : tracker_(tracker), window_(window) {
     stub->async()->SubmitStream(&context_, this);
     StartRead(&response_);
     StartCall();
@@ -328,7 +329,8 @@ class StreamSender final : public grpc::ClientBidiReactor<v1::SubmitRequest, v1:
     if (!ok) return;
     const bool accepted = !response_.has_error();
     if (!accepted) {
-      ReportError(grpc::Status(grpc::StatusCode::UNKNOWN, response_.error().code() + ": " + response_.error().message()));
+      ReportError(
+          grpc::Status(grpc::StatusCode::UNKNOWN, response_.error().code() + ": " + response_.error().message()));
     }
     tracker_->Acked(IndexOf(response_.request_id()), response_.record_id(), accepted, Clock::now());
     StartRead(&response_);
@@ -371,19 +373,19 @@ class StreamSender final : public grpc::ClientBidiReactor<v1::SubmitRequest, v1:
 };
 
 int Usage() {
-  std::fprintf(stderr,
-               "usage: iicc-loadgen --target HOST:PORT --ca F --cert F --key F [--subscribe-target HOST:PORT "
-               "--subscribe-ca F --subscribe-cert F --subscribe-key F] --record FILE.json [--count N] [--mode unary|stream] "
-               "[--inflight N] [--seconds S] [--warmup S] [--rate R] [--drain S] [--cpu-pids PID,...] "
-               "[--run-id ID]\n");
+  std::fprintf(
+      stderr,
+      "usage: iicc-loadgen --target HOST:PORT --ca F --cert F --key F [--subscribe-target HOST:PORT "
+      "--subscribe-ca F --subscribe-cert F --subscribe-key F] --record FILE.json [--count N] [--mode unary|stream] "
+      "[--inflight N] [--seconds S] [--warmup S] [--rate R] [--drain S] [--cpu-pids PID,...] "
+      "[--run-id ID]\n");
   return 2;
 }
 
 int Run(int argc, char** argv) {
   std::map<std::string, std::string> flags = {{"mode", "unary"}, {"inflight", "64"}, {"seconds", "10"},
-                                              {"warmup", "2"},    {"rate", "0"},      {"drain", "60"},
-                                              {"run-id", "0"},    {"cpu-pids", ""},
-                                              {"count", "0"}};
+                                              {"warmup", "2"},   {"rate", "0"},      {"drain", "60"},
+                                              {"run-id", "0"},   {"cpu-pids", ""},   {"count", "0"}};
   const std::string known =
       " target ca cert key subscribe-target subscribe-ca subscribe-cert subscribe-key record mode inflight seconds "
       "warmup rate drain cpu-pids run-id count ";
@@ -402,8 +404,8 @@ int Run(int argc, char** argv) {
   const double drain = std::atof(flags["drain"].c_str());
   const long long max_count = std::atoll(flags["count"].c_str());
   const bool subscribe = !flags["subscribe-target"].empty();
-  if ((mode != "unary" && mode != "stream") || inflight < 1 || seconds <= 0 || warmup < 0 || rate < 0 ||
-      drain < 0 || max_count < 0 || flags["target"].empty()) {
+  if ((mode != "unary" && mode != "stream") || inflight < 1 || seconds <= 0 || warmup < 0 || rate < 0 || drain < 0 ||
+      max_count < 0 || flags["target"].empty()) {
     return Usage();
   }
   v1::Record record;
@@ -414,7 +416,7 @@ int Run(int argc, char** argv) {
   }
   auto origin = Connect(flags["target"], flags["ca"], flags["cert"], flags["key"]);
   auto destination = subscribe ? Connect(flags["subscribe-target"], flags["subscribe-ca"], flags["subscribe-cert"],
-                                          flags["subscribe-key"])
+                                         flags["subscribe-key"])
                                : origin;
   if (origin == nullptr || destination == nullptr) {
     std::fprintf(stderr, "iicc-loadgen: cannot read a CA, certificate or key file\n");
@@ -462,12 +464,13 @@ int Run(int argc, char** argv) {
   std::vector<double> cpu_start(measured.size()), cpu_end(measured.size());
 
   const Clock::time_point start = Clock::now();
-  const Clock::time_point window_start = start + std::chrono::duration_cast<Clock::duration>(
-                                                     std::chrono::duration<double>(warmup));
+  const Clock::time_point window_start =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
   // With --count, the run lasts as long as the count takes.
   const Clock::time_point window_end =
-      max_count > 0 ? Clock::time_point::max()
-                    : window_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+      max_count > 0
+          ? Clock::time_point::max()
+          : window_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   const Clock::duration interval =
       rate > 0 ? std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate))
                : Clock::duration::zero();
@@ -499,8 +502,8 @@ int Run(int argc, char** argv) {
   }
   for (size_t i = 0; i < measured.size(); ++i) cpu_end[i] = CpuSeconds(measured[i]);
 
-  const Clock::time_point give_up = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                                       std::chrono::duration<double>(drain));
+  const Clock::time_point give_up =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(drain));
   if (unary) unary->Finish(give_up);
   if (stream) stream->Finish(give_up);
   if (!subscribe) {
@@ -523,8 +526,8 @@ int Run(int argc, char** argv) {
   for (size_t i = 0; i < measured.size(); ++i) {
     const double used = cpu_end[i] - cpu_start[i];
     const double per_1000 = summary.delivered_in_window > 0 && cpu_start[i] >= 0 && cpu_end[i] >= 0
-                                 ? used * 1000.0 / static_cast<double>(summary.delivered_in_window)
-                                 : -1;
+                                ? used * 1000.0 / static_cast<double>(summary.delivered_in_window)
+                                : -1;
     char item[64];
     std::snprintf(item, sizeof(item), "%s%s:%.4f", i == 0 ? "" : ",",
                   i == 0 ? "self" : std::to_string(measured[i]).c_str(), per_1000);
