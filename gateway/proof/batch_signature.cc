@@ -331,7 +331,10 @@ struct Verifier::VerifiedChain {
 
 struct Verifier::Cache {
   static constexpr size_t kMaxChains = 64;
-  static constexpr size_t kMaxSignatures = 4096;
+  // One signature per batch is looked up again, while that batch's headers
+  // are verified: a few hundred are plenty. Each entry holds its chain's
+  // bytes (about 1.3 KB), so this bounds the memory at about 350 KB.
+  static constexpr size_t kMaxSignatures = 256;
 
   absl::Mutex mu;
   // By the chain's DER certificates, each preceded by its length.
