@@ -232,10 +232,14 @@ if ((soak > 0)); then
   started+=("$!")
   out=$(loadgen --mode unary --inflight 1024 --rate "$rate" --seconds "$soak" --warmup 5 --run-id soak) || status=$?
   echo "soak: $out"
-  echo "soak: RSS every 10 s (MiB):"
-  awk '{ print "  " $2, $3 }' "$dir/rss.log" | sed -n '1p;$p'
-  awk '{ sub("rss_kz=", "", $2); sub("rss_uz=", "", $3); if (NR == 1) { k0 = $2; u0 = $3 } k = $2; u = $3 }
-       END { printf "soak: RSS first -> last: kz %s -> %s MiB, uz %s -> %s MiB\n", k0, k, u0, u }' "$dir/rss.log"
+  # RSS once a minute, then its range after the first minute (the warm-up
+  # fills caches and pools; flat means no growth after that).
+  awk '{ sub("rss_kz=", "", $2); sub("rss_uz=", "", $3) }
+       NR % 6 == 1 { printf "soak: at %4d s: RSS KZ %s MiB, UZ %s MiB\n", (NR - 1) * 10, $2, $3 }
+       NR > 6 { if (!n++) { k0 = k1 = $2; u0 = u1 = $3 }
+                if ($2 < k0) k0 = $2; if ($2 > k1) k1 = $2; if ($3 < u0) u0 = $3; if ($3 > u1) u1 = $3 }
+       END { printf "soak: RSS after the first minute: KZ %s to %s MiB, UZ %s to %s MiB\n", k0, k1, u0, u1 }' \
+    "$dir/rss.log"
   stop_pair
   exit "${status:-0}"
 fi
