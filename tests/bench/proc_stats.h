@@ -1,12 +1,11 @@
-// What the benchmark tools read of other processes in /proc: CPU time and
-// peak resident memory. Linux only, as the gateway is.
+// What the benchmark tools read of other processes in /proc: their CPU time.
+// Linux only, as the gateway is.
 #ifndef IICC_TESTS_BENCH_PROC_STATS_H_
 #define IICC_TESTS_BENCH_PROC_STATS_H_
 
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -36,16 +35,6 @@ inline double CpuSeconds(pid_t pid) {
   }
   if (utime < 0 || stime < 0) return -1;
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// A "VmHWM"-style line of /proc/PID/status in KiB, or -1.
-inline long StatusKib(pid_t pid, const std::string& name) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name + ":", 0) == 0) return std::atol(line.c_str() + name.size() + 1);
-  }
-  return -1;
 }
 
 // "12,34" -> {12, 34}; an empty text gives none.
