@@ -34,7 +34,8 @@ class SubmitBatcher {
 
   SubmitBatcher(RecordAcceptor* acceptor, ThreadPool* workers) : acceptor_(acceptor), workers_(workers) {}
 
-  // Queues `request` from `identity` by `method` ("Submit", "SubmitStream");
+  // Queues `request` from `identity` by `method` (a string literal:
+  // "Submit", "SubmitStream");
   // `done` gets RecordAcceptor::Submit's answer, on a worker thread, and must
   // not block. `request` is given up as in RecordAcceptor::Submit and must
   // stay valid until `done` runs.
