@@ -212,7 +212,26 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
     mailbox->reader_done = true;
   });
 
-  std::deque<store::PendingEnvelope> in_flight;
+  // Sent and not yet answered, oldest first: what each receipt is checked
+  // against.
+  struct InFlight {
+    std::string record_id;
+    v1::EnvelopeHeader header;
+  };
+  std::deque<InFlight> in_flight;
+  // Answered with a verified receipt, not yet recorded. They are recorded
+  // after the next envelopes are sent, so that the peer judges those while
+  // this side commits.
+  std::vector<store::Outcome> answered;
+  std::vector<v1::EnvelopeHeader> answered_headers;  // Of answered[k]'s record, for the metrics.
+  auto record_answered = [&]() -> absl::Status {
+    if (answered.empty()) return absl::OkStatus();
+    IICC_RETURN_IF_ERROR(store_->RecordOutcomes(answered));
+    Account(answered, answered_headers);
+    answered.clear();
+    answered_headers.clear();
+    return absl::OkStatus();
+  };
   int64_t last_sent = 0;  // Every session starts from the oldest queued record.
   absl::Status status;
   // False once a write failed: the peer ended the stream. Its last answers
@@ -248,8 +267,10 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
       for (size_t k = 0; k < pending->size(); ++k) {
         store::PendingEnvelope& envelope = (*pending)[k];
         v1::DeliverRequest request;
-        if (!request.mutable_envelope()->ParseFromString(envelope.envelope)) {
-          status = absl::DataLossError(absl::StrCat("outbox envelope ", envelope.record_id, " does not parse"));
+        InFlight sent{std::move(envelope.record_id), {}};
+        if (!request.mutable_envelope()->ParseFromString(envelope.envelope) ||
+            !sent.header.ParseFromString(request.envelope().header())) {
+          status = absl::DataLossError(absl::StrCat("outbox envelope ", sent.record_id, " does not parse"));
           break;
         }
         // The envelopes read together go out together: gRPC may hold each
@@ -262,10 +283,13 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
           break;
         }
         last_sent = envelope.outbox_sequence;
-        in_flight.push_back(std::move(envelope));
+        in_flight.push_back(std::move(sent));
       }
       if (!status.ok()) break;
     }
+    // The peer now judges what was just sent; meanwhile, the receipts that
+    // freed its room are recorded.
+    if (status = record_answered(); !status.ok()) break;
 
     // Wait for receipts, new records (when the window has room), or the end
     // of the stream.
@@ -293,17 +317,15 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
       }
     }
 
-    // Every receipt that arrived is checked, then all are recorded in one
-    // commit; a refusal or a bad receipt ends the session after the ones
-    // before it are recorded.
-    std::vector<store::Outcome> outcomes;
-    std::vector<v1::EnvelopeHeader> sent_headers;  // Of outcomes[k]'s record, for the metrics.
+    // Every receipt that arrived is checked in order; a refusal or a bad
+    // receipt ends the session, and the ones before it are still recorded.
+    const size_t answered_before = answered.size();
     for (v1::DeliverResponse& response : arrived) {
-      if (outcomes.size() == in_flight.size()) {
+      if (in_flight.empty()) {
         status = absl::InternalError("the peer answered more than was sent");
         break;
       }
-      const store::PendingEnvelope& front = in_flight[outcomes.size()];
+      InFlight& front = in_flight.front();
       if (response.has_refusal()) {
         // Retryable: end the session; the next one resends from this record.
         status = absl::UnavailableError(absl::StrCat("the peer cannot store now: ", response.refusal().reason()));
@@ -311,27 +333,25 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
                        absl::Nanoseconds(response.refusal().retry_after().nanos());
         break;
       }
-      v1::EnvelopeHeader sent_header;
-      absl::StatusOr<store::Outcome> outcome = CheckReceipt(front, response.receipt(), &sent_header);
+      absl::StatusOr<store::Outcome> outcome = CheckReceipt(front.record_id, front.header, response.receipt());
       if (!outcome.ok()) {
         status = outcome.status();
         *receipt_refused = true;
         metrics::Default().Rejected(metrics::RejectStage::kDelivery, metrics::RejectReason::kReceiptInvalid);
         break;
       }
-      outcomes.push_back(*std::move(outcome));
-      sent_headers.push_back(std::move(sent_header));
+      answered.push_back(*std::move(outcome));
+      answered_headers.push_back(std::move(front.header));
+      in_flight.pop_front();
     }
-    if (absl::Status recorded = store_->RecordOutcomes(outcomes); !recorded.ok()) {
-      status = recorded;
-    } else {
-      in_flight.erase(in_flight.begin(), in_flight.begin() + static_cast<std::ptrdiff_t>(outcomes.size()));
-      Account(outcomes, sent_headers);
-      if (!outcomes.empty()) watchdog.Expect(!in_flight.empty(), /*restart=*/true);
-    }
+    if (answered.size() > answered_before) watchdog.Expect(!in_flight.empty(), /*restart=*/true);
     if (status.ok() && ended) {
       status = absl::UnavailableError(writable ? "the peer ended the stream" : "the peer closed the stream");
     }
+  }
+  // What was answered before the session ended is recorded all the same.
+  if (absl::Status recorded = record_answered(); !recorded.ok() && (status.ok() || absl::IsCancelled(status))) {
+    status = recorded;
   }
 
   if (watch != 0) outbox_->Unwatch(watch);
@@ -381,18 +401,14 @@ void Forwarder::Account(const std::vector<store::Outcome>& outcomes,
   }
 }
 
-absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt,
-                                                       v1::EnvelopeHeader* sent_header_out) {
-  v1::Envelope envelope;
-  v1::EnvelopeHeader& sent_header = *sent_header_out;
-  if (!envelope.ParseFromString(sent.envelope) || !sent_header.ParseFromString(envelope.header())) {
-    return absl::DataLossError(absl::StrCat("the stored envelope of record ", sent.record_id, " does not parse"));
-  }
+absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const std::string& record_id,
+                                                       const v1::EnvelopeHeader& sent_header,
+                                                       const v1::Receipt& receipt) {
   v1::ReceiptHeader header;
   std::string problem;
   if (!header.ParseFromString(receipt.header())) {
     problem = "malformed receipt header";
-  } else if (header.record_id() != sent.record_id) {
+  } else if (header.record_id() != record_id) {
     problem = "the receipt is for another record than the oldest in flight";
   } else if (header.payload_digest() != sent_header.payload_digest()) {
     problem = "the receipt names another payload than the one sent";
@@ -413,13 +429,13 @@ absl::StatusOr<store::Outcome> Forwarder::CheckReceipt(const store::PendingEnvel
   }
   const std::string serialized = SerializeDeterministic(receipt);
   if (!problem.empty()) {
-    store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_RECEIPT_INVALID, sent.record_id, options_.peer_spiffe_id,
+    store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_RECEIPT_INVALID, record_id, options_.peer_spiffe_id,
                                Sha256(serialized), problem});
     return absl::UnavailableError(
-        absl::StrCat("the peer's receipt for record ", sent.record_id, " is not accepted: ", problem));
+        absl::StrCat("the peer's receipt for record ", record_id, " is not accepted: ", problem));
   }
   const bool accepted = header.verdict() == v1::RECEIPT_VERDICT_ACCEPTED;
-  return store::Outcome{sent.record_id, accepted ? v1::DELIVERY_STATE_DELIVERED : v1::DELIVERY_STATE_REJECTED,
+  return store::Outcome{record_id, accepted ? v1::DELIVERY_STATE_DELIVERED : v1::DELIVERY_STATE_REJECTED,
                         accepted ? "" : header.reason(), serialized, absl::Now()};
 }
 

@@ -80,12 +80,12 @@ class Forwarder {
   // failed CheckReceipt) and `retry_after` when the receiver asked for a
   // pause.
   absl::Status RunSession(bool* connected, bool* receipt_refused, absl::Duration* retry_after);
-  // Checks the peer's receipt for `sent`: the outcome to record, or, for an
-  // unverifiable receipt, an audit entry and UNAVAILABLE, which ends the
-  // session (the record stays queued and is sent again).
-  // `sent_header` receives the sent envelope's header.
-  absl::StatusOr<store::Outcome> CheckReceipt(const store::PendingEnvelope& sent, const v1::Receipt& receipt,
-                                              v1::EnvelopeHeader* sent_header);
+  // Checks the peer's receipt for the envelope sent for `record_id`, whose
+  // header was `sent_header`: the outcome to record, or, for an unverifiable
+  // receipt, an audit entry and UNAVAILABLE, which ends the session (the
+  // record stays queued and is sent again).
+  absl::StatusOr<store::Outcome> CheckReceipt(const std::string& record_id, const v1::EnvelopeHeader& sent_header,
+                                              const v1::Receipt& receipt);
   // Counts and logs the outcomes just recorded.
   void Account(const std::vector<store::Outcome>& outcomes, const std::vector<v1::EnvelopeHeader>& sent_headers);
   // Updates the link state when the link goes up or down.
