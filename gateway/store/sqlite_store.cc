@@ -223,7 +223,13 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
     return status;
   };
   // WAL with synchronous=FULL: every commit is fsynced before it returns.
-  if (absl::Status s = exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"); !s.ok()) {
+  // Pages of 16 KiB (a new store's; an existing one keeps its own): a
+  // record and its envelope and receipt take about 4 KiB, and SQLite writes
+  // each WAL frame with two system calls. Measured on a backlog's drain,
+  // 16 KiB pages were faster than 4 KiB and 64 KiB (docs/performance.md).
+  if (absl::Status s = exec("PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                            "PRAGMA foreign_keys=ON;");
+      !s.ok()) {
     return fail(s);
   }
   int version = 0;
