@@ -12,11 +12,35 @@
 
 namespace iicc {
 
+namespace {
+
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+// SHA-256, fetched from the default provider once. OpenSSL 3 looks an
+// implicit EVP_sha256() up again, under a lock, every time it is used; a
+// record's path hashes a few dozen times (digests, Merkle nodes).
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* const md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (fetched == nullptr) abort();  // Only fails when the library is broken.
+    return fetched;
+  }();
+  return md;
+}
+
+}  // namespace
+
 std::string Sha256(absl::string_view data) {
+  // One context per thread, reset by each use: no allocation per hash.
+  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> scratch(EVP_MD_CTX_new());
+  EVP_MD_CTX* ctx = scratch.get();
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  if (EVP_Digest(data.data(), data.size(), out, &size, EVP_sha256(), nullptr) != 1) {
-    abort();  // Only fails when the library is broken.
+  if (ctx == nullptr || EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx, out, &size) != 1) {
+    abort();  // Only fails when the library is broken or out of memory.
   }
   return std::string(reinterpret_cast<char*>(out), size);
 }
@@ -56,15 +80,11 @@ EVP_MD_CTX* PadState(const unsigned char (&key_block)[kSha256BlockSize], unsigne
   for (size_t i = 0; i < kSha256BlockSize; ++i) padded[i] = key_block[i] ^ pad;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   if (ctx == nullptr) abort();
-  Check(EVP_DigestInit_ex2(ctx, EVP_sha256(), nullptr));
+  Check(EVP_DigestInit_ex2(ctx, Sha256Md(), nullptr));
   Check(EVP_DigestUpdate(ctx, padded, sizeof(padded)));
   OPENSSL_cleanse(padded, sizeof(padded));
   return ctx;
 }
-
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
 
 }  // namespace
 
