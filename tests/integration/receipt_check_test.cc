@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <atomic>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -137,7 +138,11 @@ v1::BatchProof SignReceiptByHand(const std::string& header, const std::string& k
 // receipt it answered, by the record id of the envelope.
 class FakeUzPeer final : public v1::PeerExchange::Service {
  public:
-  FakeUzPeer(const TestPki& pki, const std::string& address, ReceiptMaker maker) : maker_(std::move(maker)) {
+  // The first stream's first `first_group` answers are held until that many
+  // envelopes are read, then written together; every other answer goes out
+  // at once.
+  FakeUzPeer(const TestPki& pki, const std::string& address, ReceiptMaker maker, int first_group = 1)
+      : maker_(std::move(maker)), group_(first_group) {
     v1::TlsConfig tls;
     tls.set_cert_file(pki.File("uz", "gateway.crt"));
     tls.set_key_file(pki.File("uz", "gateway.key"));
@@ -179,6 +184,12 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
     // as connected (and resets its backoff), as it would with UZ.
     context->AddInitialMetadata(exchange::kReceiverMetadataKey, "ready");
     stream->SendInitialMetadata();
+    size_t group = 1;
+    {
+      absl::MutexLock lock(&mu_);
+      group = static_cast<size_t>(std::exchange(group_, 1));
+    }
+    std::vector<v1::DeliverResponse> held;
     v1::DeliverRequest request;
     while (stream->Read(&request)) {
       v1::EnvelopeHeader sent;
@@ -192,13 +203,20 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
         *response.mutable_receipt() = maker_(sent);
         answered_[sent.record_id()].push_back(response.receipt());
       }
-      if (!stream->Write(response)) break;
+      held.push_back(std::move(response));
+      if (held.size() < group) continue;
+      for (const v1::DeliverResponse& answer : held) {
+        if (!stream->Write(answer)) return grpc::Status::OK;
+      }
+      held.clear();
+      group = 1;
     }
     return grpc::Status::OK;
   }
 
   absl::Mutex mu_;
   ReceiptMaker maker_ ABSL_GUARDED_BY(mu_);
+  int group_ ABSL_GUARDED_BY(mu_);  // Of the next stream's first answers.
   std::map<std::string, std::vector<v1::Receipt>> answered_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Server> server_;
 };
@@ -475,6 +493,50 @@ TEST_F(ReceiptCheckTest, GenuineReceiptDeliversAtTheFirstSend) {
   ASSERT_FALSE(ahead.empty());
   EXPECT_EQ(WaitForOutcome(*stub, ahead, kWait).state(), v1::DELIVERY_STATE_DELIVERED) << "KZ log:\n" << kz_.log();
   EXPECT_TRUE(AuditFor(kz_.db_path(), v1::AUDIT_EVENT_KIND_RECEIPT_INVALID, ahead).empty());
+}
+
+// The forwarder records a round of receipts after it has sent the envelopes
+// that fill the room they freed. A session that ends on a bad receipt still
+// records the genuine ones checked before it: their records are delivered
+// once and never sent again.
+TEST_F(ReceiptCheckTest, GenuineReceiptsBeforeABadOneInTheSameSessionAreRecordedAndNotResent) {
+  auto stub = kz_.MinistryStub();
+  // Queued while the peer is away, so that the next session sends all three
+  // together.
+  peer_->Shutdown();
+  std::vector<std::string> record_ids;
+  for (const char* name : {"first", "second", "third"}) {
+    record_ids.push_back(SubmitOrFail(*stub, name, NumberedCargo(name)));
+    ASSERT_FALSE(record_ids.back().empty());
+  }
+  // Genuine receipts for the first two envelopes the peer reads, then
+  // receipts signed by KZ's own key (which do not chain to UZ's CA).
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  // The three receipts of the first session arrive together, in one round
+  // of the forwarder.
+  peer_ = std::make_unique<FakeUzPeer>(
+      pki_, ports_.uz_peer.address(),
+      [this, seen](const v1::EnvelopeHeader& sent) {
+        const proof::Signer& signer = seen->fetch_add(1) < 2 ? *uz_signer_ : *kz_signer_;
+        return SignedReceipt(signer, AcceptedHeaderFor(sent));
+      },
+      /*first_group=*/3);
+  ASSERT_TRUE(peer_->serving()) << "cannot listen again on " << ports_.uz_peer.address();
+
+  // The third is refused in that session and again in the next one.
+  ASSERT_GE(WaitForReceiptInvalid(kz_.db_path(), record_ids[2], 2).size(), 2u) << "KZ log:\n" << kz_.log();
+  for (size_t k = 0; k < 2; ++k) {
+    SCOPED_TRACE(k);
+    const v1::RecordStatus status = RecordStatusOf(*stub, record_ids[k]);
+    EXPECT_EQ(status.state(), v1::DELIVERY_STATE_DELIVERED) << v1::DeliveryState_Name(status.state());
+    const std::vector<v1::Receipt> answered = peer_->AnsweredFor(record_ids[k]);
+    ASSERT_EQ(answered.size(), 1u) << "sent again after its receipt was checked";
+    EXPECT_EQ(status.receipt().SerializeAsString(), answered[0].SerializeAsString());
+    EXPECT_EQ(AuditFor(kz_.db_path(), v1::AUDIT_EVENT_KIND_DELIVER, record_ids[k]).size(), 1u);
+    EXPECT_TRUE(AuditFor(kz_.db_path(), v1::AUDIT_EVENT_KIND_RECEIPT_INVALID, record_ids[k]).empty());
+  }
+  EXPECT_EQ(RecordStatusOf(*stub, record_ids[2]).state(), v1::DELIVERY_STATE_QUEUED);
+  EXPECT_GE(peer_->AnsweredFor(record_ids[2]).size(), 2u);
 }
 
 // A receipt correctly signed by UZ's gateway that `iicc-cli verify` still refuses as evidence (docs/security.md,
