@@ -16,7 +16,7 @@
 namespace iicc::config {
 
 // Defaults for fields left unset (see config.proto).
-inline constexpr uint32_t kDefaultWindow = 256;
+inline constexpr uint32_t kDefaultWindow = 512;
 inline constexpr uint32_t kDefaultMaxMessageBytes = 4 * 1024 * 1024;
 // LimitsConfig's defaults (docs/configuration.md).
 inline constexpr uint32_t kDefaultRequestsPerSecond = 5000;

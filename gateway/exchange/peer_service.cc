@@ -1,6 +1,7 @@
 #include "gateway/exchange/peer_service.h"
 
 #include <deque>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -96,6 +97,10 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
   // Envelopes read ahead of judging at most (the sender's window is
   // usually smaller).
   static constexpr size_t kMaxPending = 1024;
+  // Envelopes judged in one batch at most: with a sender's window larger
+  // than this, the next batch is already read while one is judged, and the
+  // sender checks one batch's receipts while the next is judged.
+  static constexpr size_t kMaxBatch = 256;
 
   void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (reading_ || read_done_ || finished_ || stopping_ || closing_) return;
@@ -107,8 +112,14 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
   void ProcessLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (processing_ || pending_.empty() || stopping_ || finished_) return;
     processing_ = true;
-    auto batch = std::make_shared<std::deque<v1::DeliverRequest>>(std::move(pending_));
-    pending_.clear();
+    auto batch = std::make_shared<std::deque<v1::DeliverRequest>>();
+    if (pending_.size() <= kMaxBatch) {
+      batch->swap(pending_);
+    } else {
+      const auto end = pending_.begin() + static_cast<std::ptrdiff_t>(kMaxBatch);
+      batch->assign(std::make_move_iterator(pending_.begin()), std::make_move_iterator(end));
+      pending_.erase(pending_.begin(), end);
+    }
     workers_->Schedule([this, batch] {
       std::vector<const v1::Envelope*> envelopes;
       envelopes.reserve(batch->size());

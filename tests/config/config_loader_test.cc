@@ -132,7 +132,7 @@ TEST_F(ConfigLoaderTest, ValidConfigPassesWithDefaults) {
   absl::StatusOr<v1::GatewayConfig> config = ParseGatewayConfig(ValidText(), kSource);
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->jurisdiction(), v1::JURISDICTION_KZ);
-  EXPECT_EQ(config->peer().window(), 256u);
+  EXPECT_EQ(config->peer().window(), 512u);
   EXPECT_EQ(config->peer().window(), kDefaultWindow);
   EXPECT_EQ(config->limits().max_message_bytes(), 4194304u);
   EXPECT_EQ(config->store().file_name(), "gateway.db");
