@@ -349,10 +349,10 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
       status = absl::UnavailableError(writable ? "the peer ended the stream" : "the peer closed the stream");
     }
   }
-  // What was answered before the session ended is recorded all the same.
-  if (absl::Status recorded = record_answered(); !recorded.ok() && (status.ok() || absl::IsCancelled(status))) {
-    status = recorded;
-  }
+  // What was answered before the session ended is recorded all the same. A
+  // store that cannot record says more to the operator than why the session
+  // ended (the records stay queued and are sent again).
+  if (absl::Status recorded = record_answered(); !recorded.ok()) status = recorded;
 
   if (watch != 0) outbox_->Unwatch(watch);
   context.TryCancel();
