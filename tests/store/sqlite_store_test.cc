@@ -758,7 +758,7 @@ TEST_F(SqliteStoreTest, ConcurrentWritersShareCommitsAndOneFailureUndoesOnlyItse
 TEST(SqliteStoreLimitTest, ConcurrentWritersOnAFullStoreGetResourceExhaustedOnly) {
   TempDir dir;
   const std::string path = dir.File("small.db");
-  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, {/*max_size_bytes=*/192 * 1024});
+  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, {/*max_size_bytes=*/768 * 1024});
   ASSERT_TRUE(store.ok()) << store.status();
   constexpr int kThreads = 16;
   std::vector<std::thread> threads;
@@ -799,7 +799,7 @@ TEST(SqliteStoreLimitTest, AFullStoreRefusesWithResourceExhaustedWritesNothingHa
   const std::string big(16 * 1024, 'x');
   int accepted = 0;
   {
-    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, {/*max_size_bytes=*/256 * 1024});
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(path, {/*max_size_bytes=*/1024 * 1024});
     ASSERT_TRUE(store.ok()) << store.status();
     absl::Status full;
     for (int i = 0; i < 200 && full.ok(); ++i) {
