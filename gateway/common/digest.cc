@@ -33,7 +33,7 @@ const EVP_MD* Sha256Md() {
 }  // namespace
 
 std::string Sha256(absl::string_view data) {
-  // One context per thread, reset by each use: no allocation per hash.
+  // One context per thread, initialized again by each use.
   thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> scratch(EVP_MD_CTX_new());
   EVP_MD_CTX* ctx = scratch.get();
   unsigned char out[EVP_MAX_MD_SIZE];
