@@ -462,27 +462,40 @@ TEST_F(BatchSignatureTest, TheGatewayTlsCertificateNeverPassesAsASigner) {
 
 TEST_F(BatchSignatureTest, SignBatchIsUnavailableOnceTheCertificateHasExpired) {
   // A certificate valid for a few more seconds, issued with `openssl ca`
-  // (the only tool that takes an exact end date).
-  const absl::Time end = absl::Now() + absl::Seconds(3);
-  const std::string end_date = absl::FormatTime("%Y%m%d%H%M%SZ", end, absl::UTCTimeZone());
+  // (the only tool that takes an exact end date). On a starved machine,
+  // issuing and loading it may take longer than those seconds: then it is
+  // issued again with more.
   const std::string ca = pki_.dir() + "/kz/ca";
-  Shell(
-      "printf '[req]\\ndistinguished_name=dn\\nprompt=no\\n[dn]\\n' > req.cnf && "
-      "printf '[ca]\\ndefault_ca=d\\n[d]\\ndatabase=index.txt\\nnew_certs_dir=.\\nserial=serial\\n"
-      "default_md=sha256\\npolicy=p\\n[p]\\ncommonName=supplied\\n' > ca.cnf && "
-      ": > index.txt && echo 4000 > serial && "
-      "printf 'keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:spiffe://kz.iicc/gateway\\n'"
-      " > short.ext && "
-      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out short.key 2>/dev/null && "
-      "openssl req -new -config req.cnf -key short.key -subj /CN=short -out short.csr && "
-      "openssl ca -batch -notext -config ca.cnf -cert '" +
-      ca + ".crt' -keyfile '" + ca + ".key' -in short.csr -out short.crt -startdate 20200101000000Z -enddate " +
-      end_date + " -extfile short.ext 2>/dev/null");
-  absl::StatusOr<std::unique_ptr<Signer>> signer = Signer::Load(dir_.File("short.crt"), dir_.File("short.key"));
-  ASSERT_TRUE(signer.ok()) << signer.status();
-  ASSERT_TRUE((*signer)->SignBatch(Purpose::kEnvelope, Headers(1)).ok());
-  absl::SleepFor(end - absl::Now() + absl::Seconds(1));
-  absl::StatusOr<std::vector<v1::BatchProof>> late = (*signer)->SignBatch(Purpose::kEnvelope, Headers(1));
+  std::unique_ptr<Signer> signer;
+  absl::Time not_after;
+  for (const absl::Duration margin : {absl::Seconds(3), absl::Seconds(15), absl::Seconds(60)}) {
+    // openssl's dates are whole seconds.
+    not_after = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now() + margin));
+    const std::string end_date = absl::FormatTime("%Y%m%d%H%M%SZ", not_after, absl::UTCTimeZone());
+    Shell(
+        "printf '[req]\\ndistinguished_name=dn\\nprompt=no\\n[dn]\\n' > req.cnf && "
+        "printf '[ca]\\ndefault_ca=d\\n[d]\\ndatabase=index.txt\\nnew_certs_dir=.\\nserial=serial\\n"
+        "default_md=sha256\\npolicy=p\\n[p]\\ncommonName=supplied\\n' > ca.cnf && "
+        ": > index.txt && echo 4000 > serial && "
+        "printf 'keyUsage=critical,digitalSignature,nonRepudiation\\nsubjectAltName=URI:spiffe://kz.iicc/gateway\\n'"
+        " > short.ext && "
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out short.key 2>/dev/null && "
+        "openssl req -new -config req.cnf -key short.key -subj /CN=short -out short.csr && "
+        "openssl ca -batch -notext -config ca.cnf -cert '" +
+        ca + ".crt' -keyfile '" + ca + ".key' -in short.csr -out short.crt -startdate 20200101000000Z -enddate " +
+        end_date + " -extfile short.ext 2>/dev/null");
+    absl::StatusOr<std::unique_ptr<Signer>> loaded = Signer::Load(dir_.File("short.crt"), dir_.File("short.key"));
+    absl::Status first = loaded.status();
+    if (loaded.ok()) first = (*loaded)->SignBatch(Purpose::kEnvelope, Headers(1)).status();
+    if (!first.ok() && absl::Now() >= not_after) continue;  // Too slow to see it valid: more time.
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    ASSERT_TRUE(first.ok()) << first;
+    signer = *std::move(loaded);
+    break;
+  }
+  ASSERT_NE(signer, nullptr) << "could not issue and use a certificate within 60 s";
+  absl::SleepFor(not_after - absl::Now() + absl::Seconds(1));
+  absl::StatusOr<std::vector<v1::BatchProof>> late = signer->SignBatch(Purpose::kEnvelope, Headers(1));
   EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(late.status().message(), HasSubstr("signing certificate expired"));
 }
@@ -596,6 +609,15 @@ absl::Time UtcSecond(int year, int month, int day, int hour = 0, int minute = 0,
 
 class VerifierMemoryTest : public BatchSignatureTest {
  protected:
+  // The year of the dated certificates: two years ahead, so that they start
+  // after now and end inside the test CA's ten years, whenever the test runs.
+  static int DatedYear() { return static_cast<int>(absl::ToCivilYear(absl::Now(), absl::UTCTimeZone()).year()) + 2; }
+  // Issues kz/name.crt|key valid through January of DatedYear():
+  // [DatedYear()-01-01T00:00:00Z, DatedYear()-02-01T00:00:00Z].
+  void IssueDatedJanuary(const std::string& name) {
+    IssueDated(name, absl::StrCat(DatedYear(), "0101000000Z"), absl::StrCat(DatedYear(), "0201000000Z"));
+  }
+
   // Issues kz/name.crt|key, a signing certificate for kKzGateway valid from
   // `not_before` to `not_after` (YYYYMMDDHHMMSSZ), by make-dev-pki.sh.
   void IssueDated(const std::string& name, const std::string& not_before, const std::string& not_after) {
@@ -703,9 +725,10 @@ TEST_F(VerifierMemoryTest, ARememberedChainIsCheckedAgainOutsideItsValidity) {
 // notBefore and notAfter are the edges of the verified path. Signed by the
 // openssl tool, as Signer::Load takes only a certificate valid now.
 TEST_F(VerifierMemoryTest, ARememberedChainHoldsExactlyWithinTheLeafsDates) {
-  IssueDated("dated", "20300101000000Z", "20300201000000Z");
-  const absl::Time not_before = UtcSecond(2030, 1, 1);
-  const absl::Time not_after = UtcSecond(2030, 2, 1);
+  IssueDatedJanuary("dated");
+  const int year = DatedYear();
+  const absl::Time not_before = UtcSecond(year, 1, 1);
+  const absl::Time not_after = UtcSecond(year, 2, 1);
   const std::unique_ptr<Verifier> verifier = Trusting({"kz"});
   ASSERT_NE(verifier, nullptr);
   const v1::BatchProof proof =
@@ -714,7 +737,7 @@ TEST_F(VerifierMemoryTest, ARememberedChainHoldsExactlyWithinTheLeafsDates) {
   // Now is before the certificate: refused, and nothing remembered.
   EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, absl::Now()),
                               "certificate chain: certificate is not yet valid"));
-  ASSERT_TRUE(verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, UtcSecond(2030, 1, 15)).ok());
+  ASSERT_TRUE(verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, UtcSecond(year, 1, 15)).ok());
 
   struct Case {
     absl::Time at;
@@ -725,19 +748,19 @@ TEST_F(VerifierMemoryTest, ARememberedChainHoldsExactlyWithinTheLeafsDates) {
       {not_before - absl::Nanoseconds(1), "certificate chain: certificate is not yet valid"},
       {not_before, ""},
       {not_before + absl::Seconds(1), ""},
-      {UtcSecond(2030, 1, 20), ""},
+      {UtcSecond(year, 1, 20), ""},
       {not_after - absl::Seconds(1), ""},
       {not_after - absl::Nanoseconds(1), ""},
       {not_after + absl::Nanoseconds(1), "certificate chain: certificate has expired"},
       {not_after + absl::Seconds(1), "certificate chain: certificate has expired"},
-      {Utc(2031), "certificate chain: certificate has expired"},
-      {Utc(2029), "certificate chain: certificate is not yet valid"},
+      {Utc(year + 1), "certificate chain: certificate has expired"},
+      {Utc(year - 1), "certificate chain: certificate is not yet valid"},
   };
   // Twice round, each time after a success inside the dates: the memory
   // agrees with a verifier that remembers nothing, at every time.
   for (int round = 0; round < 2; ++round) {
     for (const Case& c : cases) {
-      ASSERT_TRUE(verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, UtcSecond(2030, 1, 15)).ok());
+      ASSERT_TRUE(verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, UtcSecond(year, 1, 15)).ok());
       absl::StatusOr<Verifier::Verified> remembered =
           verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, c.at);
       absl::StatusOr<Verifier::Verified> fresh = Fresh({"kz"}, Purpose::kEnvelope, "h", proof, kKzGateway, c.at);
@@ -757,8 +780,9 @@ TEST_F(VerifierMemoryTest, ARememberedChainHoldsExactlyWithinTheLeafsDates) {
 // proof checked at exactly notAfter. A verifier that remembers the chain
 // must refuse it too.
 TEST_F(VerifierMemoryTest, AtTheNotAfterInstantARememberedChainIsRefusedAsAFreshOneIs) {
-  IssueDated("dated", "20300101000000Z", "20300201000000Z");
-  const absl::Time not_after = UtcSecond(2030, 2, 1);
+  IssueDatedJanuary("dated");
+  const int year = DatedYear();
+  const absl::Time not_after = UtcSecond(year, 2, 1);
   const v1::BatchProof proof =
       SignByHand(Purpose::kEnvelope, "h", pki_.File("kz", "dated.key"), {pki_.File("kz", "dated.crt")});
 
@@ -768,11 +792,12 @@ TEST_F(VerifierMemoryTest, AtTheNotAfterInstantARememberedChainIsRefusedAsAFresh
   const std::unique_ptr<Verifier> verifier = Trusting({"kz"});
   ASSERT_NE(verifier, nullptr);
   const absl::StatusOr<Verifier::Verified> inside =
-      verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, UtcSecond(2030, 1, 15));
+      verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, UtcSecond(year, 1, 15));
   ASSERT_TRUE(inside.ok()) << inside.status();
   EXPECT_TRUE(Unauthenticated(verifier->Verify(Purpose::kEnvelope, "h", proof, kKzGateway, not_after),
                               "certificate chain: certificate has expired"))
-      << "a chain remembered from 2030-01-15 passes at its notAfter, 2030-02-01T00:00:00Z, which OpenSSL refuses";
+      << "a chain remembered from " << year << "-01-15 passes at its notAfter, " << not_after
+      << ", which OpenSSL refuses";
 }
 
 TEST_F(VerifierMemoryTest, ATamperedSignatureAfterASuccessIsRefused) {
