@@ -226,6 +226,27 @@ class Tracker {
     return out;
   }
 
+  // The delivery latency of the records sent in each `step` of the window,
+  // by when they were sent: where in a long run the slow ones were.
+  struct Interval {
+    double offset_s = 0;
+    std::vector<double> delivery_ms;
+  };
+  std::vector<Interval> Intervals(Clock::time_point window_start, Clock::time_point window_end, Clock::duration step) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Interval> out;
+    for (const Entry& entry : entries_) {
+      if (!entry.ok || entry.deliveries == 0 || entry.sent < window_start || entry.sent > window_end) continue;
+      const size_t i = static_cast<size_t>((entry.sent - window_start) / step);
+      while (out.size() <= i) {
+        out.emplace_back();
+        out.back().offset_s = std::chrono::duration<double>(step * static_cast<int64_t>(out.size() - 1)).count();
+      }
+      out[i].delivery_ms.push_back(std::chrono::duration<double, std::milli>(entry.delivered - entry.sent).count());
+    }
+    return out;
+  }
+
   size_t unexpected() {
     std::lock_guard<std::mutex> lock(mu_);
     return early_.size();
@@ -378,17 +399,17 @@ int Usage() {
       "usage: iicc-loadgen --target HOST:PORT --ca F --cert F --key F [--subscribe-target HOST:PORT "
       "--subscribe-ca F --subscribe-cert F --subscribe-key F] --record FILE.json [--count N] [--mode unary|stream] "
       "[--inflight N] [--seconds S] [--warmup S] [--rate R] [--drain S] [--cpu-pids PID,...] "
-      "[--run-id ID]\n");
+      "[--run-id ID] [--intervals S]\n");
   return 2;
 }
 
 int Run(int argc, char** argv) {
-  std::map<std::string, std::string> flags = {{"mode", "unary"}, {"inflight", "64"}, {"seconds", "10"},
-                                              {"warmup", "2"},   {"rate", "0"},      {"drain", "60"},
-                                              {"run-id", "0"},   {"cpu-pids", ""},   {"count", "0"}};
+  std::map<std::string, std::string> flags = {
+      {"mode", "unary"}, {"inflight", "64"}, {"seconds", "10"}, {"warmup", "2"}, {"rate", "0"},
+      {"drain", "60"},   {"run-id", "0"},    {"cpu-pids", ""},  {"count", "0"},  {"intervals", "0"}};
   const std::string known =
       " target ca cert key subscribe-target subscribe-ca subscribe-cert subscribe-key record mode inflight seconds "
-      "warmup rate drain cpu-pids run-id count ";
+      "warmup rate drain cpu-pids run-id count intervals ";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0 || i + 1 >= argc || known.find(" " + arg.substr(2) + " ") == std::string::npos) {
@@ -403,9 +424,10 @@ int Run(int argc, char** argv) {
   const double rate = std::atof(flags["rate"].c_str());
   const double drain = std::atof(flags["drain"].c_str());
   const long long max_count = std::atoll(flags["count"].c_str());
+  const double intervals = std::atof(flags["intervals"].c_str());
   const bool subscribe = !flags["subscribe-target"].empty();
   if ((mode != "unary" && mode != "stream") || inflight < 1 || seconds <= 0 || warmup < 0 || rate < 0 || drain < 0 ||
-      max_count < 0 || flags["target"].empty()) {
+      max_count < 0 || intervals < 0 || flags["target"].empty()) {
     return Usage();
   }
   v1::Record record;
@@ -540,6 +562,15 @@ int Run(int argc, char** argv) {
       Percentile(&summary.delivery_ms, 0.50), Percentile(&summary.delivery_ms, 0.99), summary.sent, summary.acked,
       summary.delivered, summary.errors, summary.lost, summary.duplicated, cpu.c_str());
   std::fflush(stdout);
+  if (intervals > 0) {  // On stderr, so that stdout stays one line.
+    for (Tracker::Interval& interval :
+         tracker.Intervals(window_start, window_end,
+                           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(intervals)))) {
+      std::fprintf(stderr, "interval at=%.0f records=%zu delivery_p50_ms=%.3f delivery_p99_ms=%.3f max_ms=%.3f\n",
+                   interval.offset_s, interval.delivery_ms.size(), Percentile(&interval.delivery_ms, 0.50),
+                   Percentile(&interval.delivery_ms, 0.99), Percentile(&interval.delivery_ms, 1.0));
+    }
+  }
   if (tracker.unexpected() > 0) {
     std::fprintf(stderr, "iicc-loadgen: %zu records arrived that this run did not send, or whose answer never came\n",
                  tracker.unexpected());
