@@ -612,10 +612,10 @@ class VerifierMemoryTest : public BatchSignatureTest {
   // The year of the dated certificates: two years ahead, so that they start
   // after now and end inside the test CA's ten years, whenever the test runs.
   static int DatedYear() { return static_cast<int>(absl::ToCivilYear(absl::Now(), absl::UTCTimeZone()).year()) + 2; }
-  // Issues kz/name.crt|key valid through January of DatedYear():
-  // [DatedYear()-01-01T00:00:00Z, DatedYear()-02-01T00:00:00Z].
-  void IssueDatedJanuary(const std::string& name) {
-    IssueDated(name, absl::StrCat(DatedYear(), "0101000000Z"), absl::StrCat(DatedYear(), "0201000000Z"));
+  // Issues kz/name.crt|key valid through January of `year`:
+  // [year-01-01T00:00:00Z, year-02-01T00:00:00Z].
+  void IssueDatedJanuary(const std::string& name, int year) {
+    IssueDated(name, absl::StrCat(year, "0101000000Z"), absl::StrCat(year, "0201000000Z"));
   }
 
   // Issues kz/name.crt|key, a signing certificate for kKzGateway valid from
@@ -725,8 +725,8 @@ TEST_F(VerifierMemoryTest, ARememberedChainIsCheckedAgainOutsideItsValidity) {
 // notBefore and notAfter are the edges of the verified path. Signed by the
 // openssl tool, as Signer::Load takes only a certificate valid now.
 TEST_F(VerifierMemoryTest, ARememberedChainHoldsExactlyWithinTheLeafsDates) {
-  IssueDatedJanuary("dated");
   const int year = DatedYear();
+  IssueDatedJanuary("dated", year);
   const absl::Time not_before = UtcSecond(year, 1, 1);
   const absl::Time not_after = UtcSecond(year, 2, 1);
   const std::unique_ptr<Verifier> verifier = Trusting({"kz"});
@@ -780,8 +780,8 @@ TEST_F(VerifierMemoryTest, ARememberedChainHoldsExactlyWithinTheLeafsDates) {
 // proof checked at exactly notAfter. A verifier that remembers the chain
 // must refuse it too.
 TEST_F(VerifierMemoryTest, AtTheNotAfterInstantARememberedChainIsRefusedAsAFreshOneIs) {
-  IssueDatedJanuary("dated");
   const int year = DatedYear();
+  IssueDatedJanuary("dated", year);
   const absl::Time not_after = UtcSecond(year, 2, 1);
   const v1::BatchProof proof =
       SignByHand(Purpose::kEnvelope, "h", pki_.File("kz", "dated.key"), {pki_.File("kz", "dated.crt")});
