@@ -227,8 +227,9 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
   // record and its envelope and receipt take about 4 KiB, and SQLite writes
   // each WAL frame with two system calls. Measured on a backlog's drain,
   // 16 KiB pages were faster than 4 KiB and 64 KiB (docs/performance.md).
-  // The WAL is checkpointed at about 4 MiB, as with SQLite's default of 1,000
-  // pages of 4 KiB.
+  // The WAL is checkpointed every 250 pages: about 4 MiB with 16 KiB pages, as
+  // with SQLite's default of 1,000 pages of 4 KiB (1 MiB in an older store
+  // that keeps 4 KiB pages).
   if (absl::Status s = exec("PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                             "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=250;");
       !s.ok()) {
