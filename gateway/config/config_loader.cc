@@ -286,6 +286,10 @@ std::vector<std::string> ValidateGatewayConfig(const GatewayConfig& config) {
 
   if (config.limits().max_message_bytes() != 0 && config.limits().max_message_bytes() < 1024) {
     errors.push_back("limits.max_message_bytes: at least 1024");
+  } else if (config.limits().max_message_bytes() > kMaxMessageBytesLimit) {
+    // gRPC takes message limits as an int, and the peer face adds room for
+    // an envelope's proof; SQLite stores a record of up to 1e9 bytes.
+    errors.push_back(absl::StrCat("limits.max_message_bytes: at most ", kMaxMessageBytesLimit, " (256 MiB)"));
   }
   CheckLimits(config, &errors);
   const std::string& file_name = config.store().file_name();

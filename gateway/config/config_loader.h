@@ -18,6 +18,8 @@ namespace iicc::config {
 // Defaults for fields left unset (see config.proto).
 inline constexpr uint32_t kDefaultWindow = 512;
 inline constexpr uint32_t kDefaultMaxMessageBytes = 4 * 1024 * 1024;
+// The largest limits.max_message_bytes a configuration may set.
+inline constexpr uint32_t kMaxMessageBytesLimit = 256 * 1024 * 1024;
 // LimitsConfig's defaults (docs/configuration.md).
 inline constexpr uint32_t kDefaultRequestsPerSecond = 5000;
 inline constexpr uint32_t kDefaultMaxStreamsPerIdentity = 64;

@@ -499,6 +499,20 @@ TEST_F(ConfigLoaderTest, LimitsAndStoreAreChecked) {
   EXPECT_EQ(Lines(config.status()).size(), 3u) << config.status().message();
 }
 
+// A limit gRPC's int cannot hold (with the peer face's room for a proof)
+// would overflow into "no limit" or a negative one.
+TEST_F(ConfigLoaderTest, MessageLimitAboveItsMaximumIsRefused) {
+  for (const char* bytes : {"268435457", "4294967295"}) {
+    SCOPED_TRACE(bytes);
+    absl::StatusOr<v1::GatewayConfig> config =
+        ParseGatewayConfig(ValidText(absl::StrCat("limits { max_message_bytes: ", bytes, " }")), kSource);
+    ASSERT_FALSE(config.ok());
+    EXPECT_THAT(LineFor(config.status(), "limits.max_message_bytes"), ::testing::HasSubstr("at most 268435456"));
+    EXPECT_EQ(Lines(config.status()).size(), 1u) << config.status().message();
+  }
+  EXPECT_TRUE(ParseGatewayConfig(ValidText("limits { max_message_bytes: 268435456 }"), kSource).ok());
+}
+
 TEST_F(ConfigLoaderTest, LoadGatewayConfigReadsAFile) {
   const std::string path = dir_.File("kz.textproto");
   WriteFile(path, ValidText());
