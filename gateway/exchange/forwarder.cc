@@ -182,6 +182,8 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
     }
   } stop_watchdog{&watchdog, &watchdog_thread};
 
+  // This side reads frames of several receipts.
+  context.AddMetadata(kFrameBytesMetadataKey, absl::StrCat(kMaxFrameBytes));
   std::unique_ptr<grpc::ClientReaderWriter<v1::DeliverRequest, v1::DeliverResponse>> stream = stub_->Deliver(&context);
 
   stream->WaitForInitialMetadata();
@@ -191,6 +193,8 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
     SetLinkUp(true, "");
     Log(LogLevel::kInfo, "peer.link_up", {{"peer", options_.peer_name}});
   }
+  // 0: the peer reads one envelope per frame.
+  const size_t frame_bytes = AnnouncedFrameBytes(context.GetServerInitialMetadata());
 
   // The reader thread and outbox notifications reach the send loop through
   // this mailbox; shared, because a notification may outlive the session.
@@ -264,28 +268,43 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
       // The clock starts with the first envelope of an empty window; with
       // envelopes already in flight, it runs from the last receipt.
       if (!pending->empty()) watchdog.Expect(true, /*restart=*/false);
-      for (size_t k = 0; k < pending->size(); ++k) {
-        store::PendingEnvelope& envelope = (*pending)[k];
-        v1::DeliverRequest request;
+      // The envelopes read together go out together: as few frames as the
+      // peer's frame size allows (one per envelope if it announced none),
+      // and gRPC may hold each frame but the last until the next, so that
+      // they share HTTP/2 writes and system calls.
+      v1::DeliverRequest frame;
+      std::vector<InFlight> framed;  // The frame's records.
+      size_t frame_used = 0;
+      int64_t frame_last = last_sent;  // The outbox sequence of its last record.
+      auto write_frame = [&](bool last) {
+        grpc::WriteOptions options;
+        if (!last) options.set_buffer_hint();
+        if (!stream->Write(frame, options)) {
+          writable = false;
+          return false;
+        }
+        last_sent = frame_last;
+        for (InFlight& sent : framed) in_flight.push_back(std::move(sent));
+        framed.clear();
+        frame.Clear();
+        frame_used = 0;
+        return true;
+      };
+      for (store::PendingEnvelope& envelope : *pending) {
+        const size_t bytes = FramedBytes(envelope.envelope.size());
+        if (!framed.empty() && (frame_bytes == 0 || frame_used + bytes > frame_bytes) && !write_frame(false)) break;
+        v1::Envelope* parsed = frame_bytes == 0 ? frame.mutable_envelope() : frame.add_envelopes();
         InFlight sent{std::move(envelope.record_id), {}};
-        if (!request.mutable_envelope()->ParseFromString(envelope.envelope) ||
-            !sent.header.ParseFromString(request.envelope().header())) {
+        if (!parsed->ParseFromString(envelope.envelope) || !sent.header.ParseFromString(parsed->header())) {
           status = absl::DataLossError(absl::StrCat("outbox envelope ", sent.record_id, " does not parse"));
           break;
         }
-        // The envelopes read together go out together: gRPC may hold each
-        // but the last until the next, so that they share frames and
-        // system calls.
-        grpc::WriteOptions options;
-        if (k + 1 < pending->size()) options.set_buffer_hint();
-        if (!stream->Write(request, options)) {
-          writable = false;
-          break;
-        }
-        last_sent = envelope.outbox_sequence;
-        in_flight.push_back(std::move(sent));
+        frame_used += bytes;
+        frame_last = envelope.outbox_sequence;
+        framed.push_back(std::move(sent));
       }
       if (!status.ok()) break;
+      if (writable && !framed.empty()) write_frame(/*last=*/true);
     }
     // The peer now judges what was just sent; meanwhile, the receipts that
     // freed its room are recorded.
@@ -317,32 +336,47 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
       }
     }
 
-    // Every receipt that arrived is checked in order; a refusal or a bad
-    // receipt ends the session, and the ones before it are still recorded.
+    // Every answer that arrived is checked in order (a frame's `receipts`,
+    // then its `result`); a refusal or a bad receipt ends the session, and
+    // the ones before it are still recorded.
     const size_t answered_before = answered.size();
-    for (v1::DeliverResponse& response : arrived) {
+    // Takes the answer to the oldest envelope in flight: a receipt, or a
+    // refusal if `receipt` is null. False if the session ends on it.
+    auto take_answer = [&](const v1::Receipt* receipt, const v1::RetryableRefusal& refusal) {
       if (in_flight.empty()) {
         status = absl::InternalError("the peer answered more than was sent");
-        break;
+        return false;
       }
       InFlight& front = in_flight.front();
-      if (response.has_refusal()) {
+      if (receipt == nullptr) {
         // Retryable: end the session; the next one resends from this record.
-        status = absl::UnavailableError(absl::StrCat("the peer cannot store now: ", response.refusal().reason()));
-        *retry_after = absl::Seconds(response.refusal().retry_after().seconds()) +
-                       absl::Nanoseconds(response.refusal().retry_after().nanos());
-        break;
+        status = absl::UnavailableError(absl::StrCat("the peer cannot store now: ", refusal.reason()));
+        *retry_after =
+            absl::Seconds(refusal.retry_after().seconds()) + absl::Nanoseconds(refusal.retry_after().nanos());
+        return false;
       }
-      absl::StatusOr<store::Outcome> outcome = CheckReceipt(front.record_id, front.header, response.receipt());
+      absl::StatusOr<store::Outcome> outcome = CheckReceipt(front.record_id, front.header, *receipt);
       if (!outcome.ok()) {
         status = outcome.status();
         *receipt_refused = true;
         metrics::Default().Rejected(metrics::RejectStage::kDelivery, metrics::RejectReason::kReceiptInvalid);
-        break;
+        return false;
       }
       answered.push_back(*std::move(outcome));
       answered_headers.push_back(std::move(front.header));
       in_flight.pop_front();
+      return true;
+    };
+    for (const v1::DeliverResponse& response : arrived) {
+      bool more = true;
+      for (const v1::Receipt& receipt : response.receipts()) {
+        if (!(more = take_answer(&receipt, response.refusal()))) break;
+      }
+      // Without `receipts`, a frame is one answer, `result`.
+      if (more && (response.result_case() != v1::DeliverResponse::RESULT_NOT_SET || response.receipts().empty())) {
+        more = take_answer(response.has_refusal() ? nullptr : &response.receipt(), response.refusal());
+      }
+      if (!more) break;
     }
     if (answered.size() > answered_before) watchdog.Expect(!in_flight.empty(), /*restart=*/true);
     if (status.ok() && ended) {

@@ -1,5 +1,7 @@
 #include "gateway/exchange/peer_service.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <deque>
 #include <iterator>
 #include <memory>
@@ -7,25 +9,64 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
 #include "gateway/security/tls.h"
 
 namespace iicc::exchange {
 
-// Reads envelopes as they come (the sender streams a window of them) and
-// judges whatever has arrived in one batch on the worker pool, while the
-// next ones are read and the answers to the last batch are written: the
-// envelopes of a batch share one signature on their receipts and one
-// commit. Answers go out in the order the envelopes came.
+namespace {
+
+// The envelopes of `request`, in order, appended to `out` (moved out of it).
+void TakeEnvelopes(v1::DeliverRequest& request, std::deque<v1::Envelope>& out) {
+  if (request.has_envelope() || request.envelopes().empty()) out.push_back(std::move(*request.mutable_envelope()));
+  for (v1::Envelope& envelope : *request.mutable_envelopes()) out.push_back(std::move(envelope));
+}
+
+// `answers` (one receipt or refusal each, in order; a refusal only last) as
+// the frames to write: one answer per frame if `frame_bytes` is 0, else as
+// few frames as fit in `frame_bytes` each.
+void Frame(std::vector<v1::DeliverResponse>& answers, size_t frame_bytes, std::deque<v1::DeliverResponse>& out) {
+  if (frame_bytes == 0) {
+    for (v1::DeliverResponse& answer : answers) out.push_back(std::move(answer));
+    return;
+  }
+  v1::DeliverResponse* frame = nullptr;
+  size_t used = 0;
+  for (v1::DeliverResponse& answer : answers) {
+    const size_t bytes = FramedBytes(answer.ByteSizeLong());
+    if (frame == nullptr || used + bytes > frame_bytes) {
+      frame = &out.emplace_back();
+      used = 0;
+    }
+    used += bytes;
+    if (answer.has_receipt()) {
+      *frame->add_receipts() = std::move(*answer.mutable_receipt());
+    } else {
+      *frame->mutable_refusal() = std::move(*answer.mutable_refusal());
+    }
+  }
+}
+
+}  // namespace
+
+// Reads envelopes as they come (the sender streams a window of them, one or
+// several per frame) and judges whatever has arrived in one batch on the
+// worker pool, while the next ones are read and the answers to the last
+// batch are written: the envelopes of a batch share one signature on their
+// receipts and one commit. Answers go out in the order the envelopes came,
+// together in frames when the sender announced it reads them.
 //
 // gRPC allows one read and one write in flight at a time; everything else
 // is guarded by mu_.
 class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse> {
  public:
   // Registered with `service` (under its lock) until destroyed.
-  DeliverReactor(PeerService* service, EnvelopeReceiver* receiver, ThreadPool* workers)
-      : service_(service), receiver_(receiver), workers_(workers) {
+  // `answer_frame_bytes`: the sender's announced frame size, or 0.
+  DeliverReactor(PeerService* service, EnvelopeReceiver* receiver, ThreadPool* workers, size_t answer_frame_bytes)
+      : service_(service), receiver_(receiver), workers_(workers), answer_frame_bytes_(answer_frame_bytes) {
     // Tells the sender at once that the stream is accepted: its link is up
     // before the first envelope.
     StartSendInitialMetadata();
@@ -54,7 +95,7 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
       read_done_ = true;
     } else if (!stopping_) {
       // Read before Close(): still judged and answered.
-      pending_.push_back(std::move(request_));
+      TakeEnvelopes(request_, pending_);
       request_.Clear();
       if (pending_.size() < kMaxPending) StartReadLocked();
     }
@@ -112,7 +153,7 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
   void ProcessLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (processing_ || pending_.empty() || stopping_ || finished_) return;
     processing_ = true;
-    auto batch = std::make_shared<std::deque<v1::DeliverRequest>>();
+    auto batch = std::make_shared<std::deque<v1::Envelope>>();
     if (pending_.size() <= kMaxBatch) {
       batch->swap(pending_);
     } else {
@@ -123,7 +164,7 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
     workers_->Schedule([this, batch] {
       std::vector<const v1::Envelope*> envelopes;
       envelopes.reserve(batch->size());
-      for (const v1::DeliverRequest& request : *batch) envelopes.push_back(&request.envelope());
+      for (const v1::Envelope& envelope : *batch) envelopes.push_back(&envelope);
       std::vector<v1::DeliverResponse> responses = receiver_->ReceiveBatch(envelopes);
       mu_.Lock();
       processing_ = false;
@@ -132,14 +173,14 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
         delete this;
         return;
       }
-      for (v1::DeliverResponse& response : responses) {
-        const bool refused = response.has_refusal();
-        to_write_.push_back(std::move(response));
-        if (refused) {  // Nothing after it is answered; the sender resends from it.
+      for (size_t k = 0; k < responses.size(); ++k) {
+        if (responses[k].has_refusal()) {  // Nothing after it is answered; the sender resends from it.
           stopping_ = true;
+          responses.resize(k + 1);
           break;
         }
       }
+      Frame(responses, answer_frame_bytes_, to_write_);
       WriteLocked();
       StartReadLocked();  // Reading may have paused at kMaxPending.
       ProcessLocked();
@@ -178,10 +219,11 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
   PeerService* const service_;
   EnvelopeReceiver* const receiver_;
   ThreadPool* const workers_;
+  const size_t answer_frame_bytes_;
   absl::Mutex mu_;
-  v1::DeliverRequest request_ ABSL_GUARDED_BY(mu_);    // The read in flight.
-  v1::DeliverResponse response_ ABSL_GUARDED_BY(mu_);  // The write in flight.
-  std::deque<v1::DeliverRequest> pending_ ABSL_GUARDED_BY(mu_);
+  v1::DeliverRequest request_ ABSL_GUARDED_BY(mu_);        // The read in flight.
+  v1::DeliverResponse response_ ABSL_GUARDED_BY(mu_);      // The write in flight.
+  std::deque<v1::Envelope> pending_ ABSL_GUARDED_BY(mu_);  // Read, not yet judged.
   std::deque<v1::DeliverResponse> to_write_ ABSL_GUARDED_BY(mu_);
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -203,8 +245,20 @@ class Refuse final : public grpc::ServerBidiReactor<v1::DeliverRequest, v1::Deli
 
 }  // namespace
 
-PeerService::PeerService(std::string peer_spiffe_id, EnvelopeReceiver* receiver, ThreadPool* workers)
-    : peer_spiffe_id_(std::move(peer_spiffe_id)), receiver_(receiver), workers_(workers) {}
+size_t AnnouncedFrameBytes(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
+  auto it = metadata.find(kFrameBytesMetadataKey);
+  if (it == metadata.end()) return 0;
+  uint64_t bytes = 0;
+  if (!absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &bytes)) return 0;
+  return static_cast<size_t>(std::min<uint64_t>(bytes, kMaxFrameBytes));
+}
+
+PeerService::PeerService(std::string peer_spiffe_id, EnvelopeReceiver* receiver, ThreadPool* workers,
+                         size_t max_frame_bytes)
+    : peer_spiffe_id_(std::move(peer_spiffe_id)),
+      receiver_(receiver),
+      workers_(workers),
+      max_frame_bytes_(max_frame_bytes) {}
 
 grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse>* PeerService::Deliver(
     grpc::CallbackServerContext* context) {
@@ -215,7 +269,8 @@ grpc::ServerBidiReactor<v1::DeliverRequest, v1::DeliverResponse>* PeerService::D
   absl::MutexLock lock(&mu_);
   if (closed_) return new Refuse(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the receiving gateway is shutting down"));
   context->AddInitialMetadata(kReceiverMetadataKey, "ready");
-  auto* reactor = new DeliverReactor(this, receiver_, workers_);
+  context->AddInitialMetadata(kFrameBytesMetadataKey, absl::StrCat(max_frame_bytes_));
+  auto* reactor = new DeliverReactor(this, receiver_, workers_, AnnouncedFrameBytes(context->client_metadata()));
   live_.insert(reactor);
   return reactor;
 }

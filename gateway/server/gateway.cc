@@ -69,6 +69,13 @@ constexpr int kMaxConnectionIdleMs = 15 * 60 * 1000;
 // beyond the record it carries.
 constexpr int kEnvelopeOverheadBytes = 64 * 1024;
 
+// The largest message the peer face receives: an envelope is a record
+// accepted under limits.max_message_bytes plus its header and proof, and the
+// peer face must never refuse what the ministry face accepted.
+int PeerFaceMaxMessageBytes(const v1::GatewayConfig& config) {
+  return static_cast<int>(config.limits().max_message_bytes()) + kEnvelopeOverheadBytes;
+}
+
 validation::ValidationOptions ValidationOptionsOf(const v1::GatewayConfig& config) {
   validation::ValidationOptions options;
   options.extra_units.assign(config.validation().extra_units().begin(), config.validation().extra_units().end());
@@ -191,7 +198,8 @@ struct Gateway::State {
                          FromProto(config.limits().stream_idle_timeout())),
         receiver(config.jurisdiction(), store.get(), &policy, signer.get(), peer_verifier.get(),
                  config.peer().peer_spiffe_id(), &inbox, ValidationOptionsOf(config)),
-        peer_service(config.peer().peer_spiffe_id(), &receiver, &workers) {}
+        peer_service(config.peer().peer_spiffe_id(), &receiver, &workers,
+                     static_cast<size_t>(PeerFaceMaxMessageBytes(config))) {}
 
   // Runs every readiness check now (a write to the store, the certificate
   // files as they are on disk).
@@ -478,13 +486,11 @@ absl::Status Gateway::Start() {
             security::MakeCertificateVerifier(
                 {"ministry", security::ExtendedKeyUsage::kClientAuth, std::nullopt, s.ministry_crls}),
             &s.ministry_service, &s.ministry_health_service, max_message_bytes, kMaxConnectionIdleMs));
-  // An envelope is a record accepted under that limit plus its header and
-  // proof: the peer face must never refuse what the ministry face accepted.
   IICC_ASSIGN_OR_RETURN(s.peer_server,
                         build(config.peer().listen_address(), config.peer().tls(),
                               security::MakeCertificateVerifier({"peer", security::ExtendedKeyUsage::kClientAuth,
                                                                  config.peer().peer_spiffe_id(), s.peer_crls}),
-                              &s.peer_service, &s.peer_health_service, max_message_bytes + kEnvelopeOverheadBytes,
+                              &s.peer_service, &s.peer_health_service, PeerFaceMaxMessageBytes(config),
                               /*max_connection_idle_ms=*/0));
 
   grpc::ChannelArguments args;

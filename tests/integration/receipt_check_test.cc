@@ -138,11 +138,18 @@ v1::BatchProof SignReceiptByHand(const std::string& header, const std::string& k
 // receipt it answered, by the record id of the envelope.
 class FakeUzPeer final : public v1::PeerExchange::Service {
  public:
+  // How the fake reads and answers (docs/contract.md, "Frames").
+  enum class Frames {
+    kOne,      // Announces nothing: one envelope per frame, one answer per frame.
+    kBatched,  // Announces frames of several: the answers held together go out in one frame.
+  };
+
   // The first stream's first `first_group` answers are held until that many
   // envelopes are read, then written together; every other answer goes out
   // at once.
-  FakeUzPeer(const TestPki& pki, const std::string& address, ReceiptMaker maker, int first_group = 1)
-      : maker_(std::move(maker)), group_(first_group) {
+  FakeUzPeer(const TestPki& pki, const std::string& address, ReceiptMaker maker, int first_group = 1,
+             Frames frames = Frames::kOne)
+      : maker_(std::move(maker)), group_(first_group), frames_(frames) {
     v1::TlsConfig tls;
     tls.set_cert_file(pki.File("uz", "gateway.crt"));
     tls.set_key_file(pki.File("uz", "gateway.key"));
@@ -183,33 +190,54 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
     // As the real receiver does, so that the forwarder counts the session
     // as connected (and resets its backoff), as it would with UZ.
     context->AddInitialMetadata(exchange::kReceiverMetadataKey, "ready");
+    const bool batched = frames_ == Frames::kBatched;
+    if (batched) {
+      context->AddInitialMetadata(exchange::kFrameBytesMetadataKey, "1048576");
+      if (exchange::AnnouncedFrameBytes(context->client_metadata()) == 0) {
+        ADD_FAILURE() << "KZ's forwarder did not announce that it reads frames of receipts";
+      }
+    }
     stream->SendInitialMetadata();
     size_t group = 1;
     {
       absl::MutexLock lock(&mu_);
       group = static_cast<size_t>(std::exchange(group_, 1));
     }
-    std::vector<v1::DeliverResponse> held;
+    std::vector<v1::Receipt> held;
     v1::DeliverRequest request;
     while (stream->Read(&request)) {
-      v1::EnvelopeHeader sent;
-      if (!sent.ParseFromString(request.envelope().header())) {
-        ADD_FAILURE() << "KZ sent an envelope whose header does not parse";
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed envelope header");
+      if (!batched && !request.envelopes().empty()) {
+        ADD_FAILURE() << "KZ sent a frame of several envelopes to a receiver that did not announce it reads them";
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "one envelope per frame");
       }
-      v1::DeliverResponse response;
-      {
+      std::vector<const v1::Envelope*> envelopes;
+      if (request.has_envelope() || request.envelopes().empty()) envelopes.push_back(&request.envelope());
+      for (const v1::Envelope& envelope : request.envelopes()) envelopes.push_back(&envelope);
+      for (const v1::Envelope* envelope : envelopes) {
+        v1::EnvelopeHeader sent;
+        if (!sent.ParseFromString(envelope->header())) {
+          ADD_FAILURE() << "KZ sent an envelope whose header does not parse";
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed envelope header");
+        }
         absl::MutexLock lock(&mu_);
-        *response.mutable_receipt() = maker_(sent);
-        answered_[sent.record_id()].push_back(response.receipt());
+        held.push_back(maker_(sent));
+        answered_[sent.record_id()].push_back(held.back());
       }
-      held.push_back(std::move(response));
       if (held.size() < group) continue;
-      for (size_t k = 0; k < held.size(); ++k) {
-        // In one HTTP/2 write, so that they reach the reader together.
-        grpc::WriteOptions options;
-        if (k + 1 < held.size()) options.set_buffer_hint();
-        if (!stream->Write(held[k], options)) return grpc::Status::OK;
+      if (batched) {
+        // One frame: the forwarder takes them in one round.
+        v1::DeliverResponse response;
+        for (v1::Receipt& receipt : held) *response.add_receipts() = std::move(receipt);
+        if (!stream->Write(response)) return grpc::Status::OK;
+      } else {
+        for (size_t k = 0; k < held.size(); ++k) {
+          // In one HTTP/2 write, so that they reach the reader together.
+          v1::DeliverResponse response;
+          *response.mutable_receipt() = std::move(held[k]);
+          grpc::WriteOptions options;
+          if (k + 1 < held.size()) options.set_buffer_hint();
+          if (!stream->Write(response, options)) return grpc::Status::OK;
+        }
       }
       held.clear();
       group = 1;
@@ -220,6 +248,7 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
   absl::Mutex mu_;
   ReceiptMaker maker_ ABSL_GUARDED_BY(mu_);
   int group_ ABSL_GUARDED_BY(mu_);  // Of the next stream's first answers.
+  const Frames frames_;
   std::map<std::string, std::vector<v1::Receipt>> answered_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Server> server_;
 };
@@ -498,11 +527,21 @@ TEST_F(ReceiptCheckTest, GenuineReceiptDeliversAtTheFirstSend) {
   EXPECT_TRUE(AuditFor(kz_.db_path(), v1::AUDIT_EVENT_KIND_RECEIPT_INVALID, ahead).empty());
 }
 
+// The same cases against a peer that reads and answers one envelope per
+// frame (as a gateway from before batched frames) and one that batches.
+class ReceiptFramesTest : public ReceiptCheckTest, public ::testing::WithParamInterface<FakeUzPeer::Frames> {};
+
+INSTANTIATE_TEST_SUITE_P(Frames, ReceiptFramesTest,
+                         ::testing::Values(FakeUzPeer::Frames::kOne, FakeUzPeer::Frames::kBatched),
+                         [](const ::testing::TestParamInfo<FakeUzPeer::Frames>& info) {
+                           return info.param == FakeUzPeer::Frames::kOne ? "OnePerFrame" : "Batched";
+                         });
+
 // The forwarder records a round of receipts after it has sent the envelopes
 // that fill the room they freed. A session that ends on a bad receipt still
 // records the genuine ones checked before it: their records are delivered
 // once and never sent again.
-TEST_F(ReceiptCheckTest, GenuineReceiptsBeforeABadOneInTheSameSessionAreRecordedAndNotResent) {
+TEST_P(ReceiptFramesTest, GenuineReceiptsBeforeABadOneInTheSameSessionAreRecordedAndNotResent) {
   auto stub = kz_.MinistryStub();
   // Queued while the peer is away, so that the next session sends all three
   // together.
@@ -516,17 +555,18 @@ TEST_F(ReceiptCheckTest, GenuineReceiptsBeforeABadOneInTheSameSessionAreRecorded
   // receipts signed by KZ's own key (which do not chain to UZ's CA).
   auto seen = std::make_shared<std::atomic<int>>(0);
   // The three receipts of the first session are written together, so that
-  // the bad one usually lands in the same round of the forwarder as a good
-  // one (the reader hands them over one by one, so it is not certain: the
-  // test cannot fail on correct code, and catches a forwarder that drops the
-  // last round's receipts in most runs).
+  // the bad one lands in the same round of the forwarder as a good one:
+  // always when they share one frame (Batched); in most runs when each is a
+  // frame of its own, which the reader hands over one by one (OnePerFrame).
+  // The test cannot fail on correct code, and catches a forwarder that drops
+  // the last round's receipts.
   peer_ = std::make_unique<FakeUzPeer>(
       pki_, ports_.uz_peer.address(),
       [this, seen](const v1::EnvelopeHeader& sent) {
         const proof::Signer& signer = seen->fetch_add(1) < 2 ? *uz_signer_ : *kz_signer_;
         return SignedReceipt(signer, AcceptedHeaderFor(sent));
       },
-      /*first_group=*/3);
+      /*first_group=*/3, GetParam());
   ASSERT_TRUE(peer_->serving()) << "cannot listen again on " << ports_.uz_peer.address();
 
   // The third is refused in that session and again in the next one.
