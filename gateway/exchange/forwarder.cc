@@ -183,6 +183,7 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
   } stop_watchdog{&watchdog, &watchdog_thread};
 
   // This side reads frames of several receipts.
+  static_assert(kMaxFrameBytes <= 4 * 1024 * 1024, "the link channel keeps gRPC's default 4 MiB receive limit");
   context.AddMetadata(kFrameBytesMetadataKey, absl::StrCat(kMaxFrameBytes));
   std::unique_ptr<grpc::ClientReaderWriter<v1::DeliverRequest, v1::DeliverResponse>> stream = stub_->Deliver(&context);
 
@@ -292,7 +293,9 @@ absl::Status Forwarder::RunSession(bool* connected, bool* receipt_refused, absl:
       };
       for (store::PendingEnvelope& envelope : *pending) {
         const size_t bytes = FramedBytes(envelope.envelope.size());
-        if (!framed.empty() && (frame_bytes == 0 || frame_used + bytes > frame_bytes) && !write_frame(false)) break;
+        const bool full =
+            frame_bytes == 0 || frame_used + bytes > frame_bytes || static_cast<int>(framed.size()) >= kMaxFrameItems;
+        if (!framed.empty() && full && !write_frame(/*last=*/false)) break;
         v1::Envelope* parsed = frame_bytes == 0 ? frame.mutable_envelope() : frame.add_envelopes();
         InFlight sent{std::move(envelope.record_id), {}};
         if (!parsed->ParseFromString(envelope.envelope) || !sent.header.ParseFromString(parsed->header())) {

@@ -27,17 +27,19 @@ void TakeEnvelopes(v1::DeliverRequest& request, std::deque<v1::Envelope>& out) {
 
 // `answers` (one receipt or refusal each, in order; a refusal only last) as
 // the frames to write: one answer per frame if `frame_bytes` is 0, else as
-// few frames as fit in `frame_bytes` each.
-void Frame(std::vector<v1::DeliverResponse>& answers, size_t frame_bytes, std::deque<v1::DeliverResponse>& out) {
+// few frames as fit in `frame_bytes` and kMaxFrameItems each (an answer
+// larger than `frame_bytes` alone in its frame).
+std::deque<v1::DeliverResponse> Frame(std::vector<v1::DeliverResponse>& answers, size_t frame_bytes) {
+  std::deque<v1::DeliverResponse> out;
   if (frame_bytes == 0) {
     for (v1::DeliverResponse& answer : answers) out.push_back(std::move(answer));
-    return;
+    return out;
   }
   v1::DeliverResponse* frame = nullptr;
   size_t used = 0;
   for (v1::DeliverResponse& answer : answers) {
     const size_t bytes = FramedBytes(answer.ByteSizeLong());
-    if (frame == nullptr || used + bytes > frame_bytes) {
+    if (frame == nullptr || used + bytes > frame_bytes || frame->receipts_size() >= kMaxFrameItems) {
       frame = &out.emplace_back();
       used = 0;
     }
@@ -48,6 +50,12 @@ void Frame(std::vector<v1::DeliverResponse>& answers, size_t frame_bytes, std::d
       *frame->mutable_refusal() = std::move(*answer.mutable_refusal());
     }
   }
+  return out;
+}
+
+// The envelopes `request` carries.
+int EnvelopesIn(const v1::DeliverRequest& request) {
+  return request.envelopes_size() + (request.has_envelope() || request.envelopes().empty() ? 1 : 0);
 }
 
 }  // namespace
@@ -93,11 +101,18 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
     reading_ = false;
     if (!ok) {  // The sender half-closed, or the stream is over.
       read_done_ = true;
+    } else if (EnvelopesIn(request_) > kMaxFrameItems) {
+      // Judge nothing more: the sender resends what was not answered.
+      stopping_ = true;
+      pending_.clear();
+      FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                absl::StrCat("a frame carries at most ", kMaxFrameItems, " envelopes")));
+      return;
     } else if (!stopping_) {
       // Read before Close(): still judged and answered.
       TakeEnvelopes(request_, pending_);
       request_.Clear();
-      if (pending_.size() < kMaxPending) StartReadLocked();
+      StartReadLocked();
     }
     ProcessLocked();
     MaybeFinishLocked();
@@ -135,16 +150,18 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
   }
 
  private:
-  // Envelopes read ahead of judging at most (the sender's window is
-  // usually smaller).
+  // No frame is read while this many envelopes wait to be judged, so at
+  // most kMaxPending + kMaxFrameItems - 1 wait (the default window of 512
+  // stays under it).
   static constexpr size_t kMaxPending = 1024;
   // Envelopes judged in one batch at most: with a sender's window larger
   // than this, the next batch is already read while one is judged, and the
   // sender checks one batch's receipts while the next is judged.
   static constexpr size_t kMaxBatch = 256;
 
+  // Reads the next frame, unless kMaxPending envelopes wait to be judged.
   void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reading_ || read_done_ || finished_ || stopping_ || closing_) return;
+    if (reading_ || read_done_ || finished_ || stopping_ || closing_ || pending_.size() >= kMaxPending) return;
     reading_ = true;
     StartRead(&request_);
   }
@@ -166,6 +183,15 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
       envelopes.reserve(batch->size());
       for (const v1::Envelope& envelope : *batch) envelopes.push_back(&envelope);
       std::vector<v1::DeliverResponse> responses = receiver_->ReceiveBatch(envelopes);
+      bool refused = false;
+      for (size_t k = 0; k < responses.size(); ++k) {
+        if (responses[k].has_refusal()) {  // Nothing after it is answered; the sender resends from it.
+          refused = true;
+          responses.resize(k + 1);
+          break;
+        }
+      }
+      std::deque<v1::DeliverResponse> frames = Frame(responses, answer_frame_bytes_);
       mu_.Lock();
       processing_ = false;
       if (done_) {  // The stream ended meanwhile (the sender went away).
@@ -173,14 +199,8 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
         delete this;
         return;
       }
-      for (size_t k = 0; k < responses.size(); ++k) {
-        if (responses[k].has_refusal()) {  // Nothing after it is answered; the sender resends from it.
-          stopping_ = true;
-          responses.resize(k + 1);
-          break;
-        }
-      }
-      Frame(responses, answer_frame_bytes_, to_write_);
+      if (refused) stopping_ = true;
+      for (v1::DeliverResponse& frame : frames) to_write_.push_back(std::move(frame));
       WriteLocked();
       StartReadLocked();  // Reading may have paused at kMaxPending.
       ProcessLocked();

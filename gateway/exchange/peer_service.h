@@ -32,8 +32,15 @@ inline constexpr char kFrameBytesMetadataKey[] = "iicc-frame-bytes";
 
 // The largest frame either side builds, whatever the other announced: a
 // batch of 256 typical envelopes or receipts is well under it, and a frame
-// this size is still written, read and parsed quickly.
+// this size is still written, read and parsed quickly. The sender announces
+// this size for its answers (under gRPC's default 4 MiB receive limit of its
+// channel).
 inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
+
+// The most envelopes or receipts one frame carries. A receiver ends a stream
+// whose frame carries more with INVALID_ARGUMENT: a frame of many empty
+// envelopes is small on the wire but not in memory.
+inline constexpr int kMaxFrameItems = 256;
 
 // The frame size the other side announced in `metadata` (capped at
 // kMaxFrameBytes), or 0 if it announced none: then one item per frame.

@@ -205,17 +205,19 @@ grpc::Status DeliverAs(const GatewayProcess& kz, const TestPki& pki, const std::
 
 // As the UZ gateway, on the KZ peer face: frames of several envelopes (the
 // peer contract's batched frames) are read, judged in order, and answered in
-// frames of several receipts when the sender announced it reads them, one
-// answer per frame when it did not.
+// frames of several receipts when the sender announced it reads them (as
+// many as fit in the size it announced), one answer per frame when it did
+// not.
 TEST_F(LinkTest, FramesOfSeveralEnvelopesAreAnsweredInOrderAsTheSenderAnnounced) {
   kz_.StartAndWait();
   std::vector<std::string> all_sent;
-  for (const bool announce : {true, false}) {
-    SCOPED_TRACE(announce ? "the sender reads frames of receipts" : "the sender announced nothing");
+  for (const std::string announced_size : {"1048576", "", "100"}) {
+    SCOPED_TRACE("the sender announced frames of receipts up to bytes: " + announced_size);
+    const bool announce = !announced_size.empty();
     auto stub = v1::PeerExchange::NewStub(kz_.PeerChannel("uz", "gateway"));
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-    if (announce) context.AddMetadata("iicc-frame-bytes", "1048576");
+    if (announce) context.AddMetadata("iicc-frame-bytes", announced_size);
     auto stream = stub->Deliver(&context);
     stream->WaitForInitialMetadata();
     // The receiver reads frames up to its peer face's message limit: the
@@ -250,6 +252,10 @@ TEST_F(LinkTest, FramesOfSeveralEnvelopesAreAnsweredInOrderAsTheSenderAnnounced)
       ++frames;
       if (announce) {
         EXPECT_EQ(response.result_case(), v1::DeliverResponse::RESULT_NOT_SET) << "receipts come in `receipts`";
+        // A receipt is larger than 100 bytes: alone in its frame.
+        if (announced_size == "100") {
+          EXPECT_EQ(response.receipts_size(), 1);
+        }
         for (const v1::Receipt& receipt : response.receipts()) answered.push_back(AcceptedRecordId(receipt));
       } else {
         EXPECT_TRUE(response.receipts().empty()) << "one answer per frame, in `result`";
@@ -260,8 +266,9 @@ TEST_F(LinkTest, FramesOfSeveralEnvelopesAreAnsweredInOrderAsTheSenderAnnounced)
     ASSERT_TRUE(stream->Finish().ok());
     EXPECT_THAT(answered, ElementsAreArray(sent));
     // Judged in batches of what had arrived: at most one frame per batch
-    // with frames announced, one per envelope without.
-    if (announce) {
+    // with frames announced, one per envelope without (or when each receipt
+    // is larger than the frames announced).
+    if (announced_size == "1048576") {
       EXPECT_GE(frames, 1u);
       EXPECT_LE(frames, 2u);
     } else {
@@ -271,6 +278,43 @@ TEST_F(LinkTest, FramesOfSeveralEnvelopesAreAnsweredInOrderAsTheSenderAnnounced)
     all_sent.insert(all_sent.end(), sent.begin(), sent.end());
     EXPECT_THAT(RecordIds(WaitForInbound(*kz_.MinistryStub(), all_sent.size())), ElementsAreArray(all_sent));
   }
+}
+
+// A frame of more than 256 envelopes (small on the wire if they are empty,
+// not in memory) ends the stream with INVALID_ARGUMENT; none of it is stored,
+// and the next stream is served.
+TEST_F(LinkTest, AFrameOfMoreThan256EnvelopesIsRefusedAndNothingOfItStored) {
+  kz_.StartAndWait();
+  auto stub = v1::PeerExchange::NewStub(kz_.PeerChannel("uz", "gateway"));
+  {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    auto stream = stub->Deliver(&context);
+    v1::DeliverRequest request;
+    for (v1::Envelope& envelope : SignedCargoEnvelopes(pki_, 257)) *request.add_envelopes() = std::move(envelope);
+    stream->Write(request);
+    stream->WritesDone();
+    v1::DeliverResponse response;
+    EXPECT_FALSE(stream->Read(&response)) << "a frame too large was answered";
+    const grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr("at most 256 envelopes"));
+  }
+  EXPECT_TRUE(ListAllInbound(*kz_.MinistryStub()).empty());
+  // 256 in one frame are read, judged and stored.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  auto stream = stub->Deliver(&context);
+  v1::DeliverRequest request;
+  for (v1::Envelope& envelope : SignedCargoEnvelopes(pki_, 256)) *request.add_envelopes() = std::move(envelope);
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  size_t answers = 0;
+  v1::DeliverResponse response;
+  while (stream->Read(&response)) answers += response.has_receipt() ? 1 : 0;
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answers, 256u);
+  EXPECT_EQ(WaitForInbound(*kz_.MinistryStub(), 256).size(), 256u);
 }
 
 TEST_F(LinkTest, ForbiddenGoodsAreRejectedByThePeerAndTheSenderSeesWhy) {

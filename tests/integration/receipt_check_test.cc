@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <iostream>
@@ -184,6 +185,19 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
     return it == answered_.end() ? std::vector<v1::Receipt>() : it->second;
   }
 
+  // The most envelopes KZ sent in one frame.
+  int LargestFrame() {
+    absl::MutexLock lock(&mu_);
+    return largest_frame_;
+  }
+
+  // The first stream answers its first `receipts` envelopes, then a
+  // retryable refusal (retry_after 100 ms) for the next one, and ends.
+  void RefuseAfter(int receipts) {
+    absl::MutexLock lock(&mu_);
+    refuse_after_ = receipts;
+  }
+
  private:
   grpc::Status Deliver(grpc::ServerContext* context,
                        grpc::ServerReaderWriter<v1::DeliverResponse, v1::DeliverRequest>* stream) override {
@@ -199,10 +213,13 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
     }
     stream->SendInitialMetadata();
     size_t group = 1;
+    int refuse_after = -1;  // No refusal.
     {
       absl::MutexLock lock(&mu_);
       group = static_cast<size_t>(std::exchange(group_, 1));
+      refuse_after = std::exchange(refuse_after_, -1);
     }
+    bool refused = false;
     std::vector<v1::Receipt> held;
     v1::DeliverRequest request;
     while (stream->Read(&request)) {
@@ -213,32 +230,48 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
       std::vector<const v1::Envelope*> envelopes;
       if (request.has_envelope() || request.envelopes().empty()) envelopes.push_back(&request.envelope());
       for (const v1::Envelope& envelope : request.envelopes()) envelopes.push_back(&envelope);
+      {
+        absl::MutexLock lock(&mu_);
+        largest_frame_ = std::max(largest_frame_, static_cast<int>(envelopes.size()));
+      }
       for (const v1::Envelope* envelope : envelopes) {
         v1::EnvelopeHeader sent;
         if (!sent.ParseFromString(envelope->header())) {
           ADD_FAILURE() << "KZ sent an envelope whose header does not parse";
           return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed envelope header");
         }
+        if (static_cast<int>(held.size()) == refuse_after) {
+          refused = true;
+          break;
+        }
         absl::MutexLock lock(&mu_);
         held.push_back(maker_(sent));
         answered_[sent.record_id()].push_back(held.back());
       }
-      if (held.size() < group) continue;
-      if (batched) {
-        // One frame: the forwarder takes them in one round.
-        v1::DeliverResponse response;
-        for (v1::Receipt& receipt : held) *response.add_receipts() = std::move(receipt);
-        if (!stream->Write(response)) return grpc::Status::OK;
-      } else {
-        for (size_t k = 0; k < held.size(); ++k) {
-          // In one HTTP/2 write, so that they reach the reader together.
-          v1::DeliverResponse response;
-          *response.mutable_receipt() = std::move(held[k]);
-          grpc::WriteOptions options;
-          if (k + 1 < held.size()) options.set_buffer_hint();
-          if (!stream->Write(response, options)) return grpc::Status::OK;
+      if (held.size() < group && !refused) continue;
+      // The answers held, then the refusal if there is one: in one frame
+      // (Batched; the forwarder takes them in one round), or one frame each
+      // in one HTTP/2 write, so that they reach the reader together.
+      std::vector<v1::DeliverResponse> frames(batched ? 1 : held.size());
+      for (size_t k = 0; k < held.size(); ++k) {
+        if (batched) {
+          *frames[0].add_receipts() = std::move(held[k]);
+        } else {
+          *frames[k].mutable_receipt() = std::move(held[k]);
         }
       }
+      if (refused) {
+        if (!batched) frames.emplace_back();
+        v1::RetryableRefusal* refusal = frames.back().mutable_refusal();
+        refusal->set_reason("the fake peer cannot store now");
+        refusal->mutable_retry_after()->set_nanos(100 * 1000 * 1000);
+      }
+      for (size_t k = 0; k < frames.size(); ++k) {
+        grpc::WriteOptions options;
+        if (k + 1 < frames.size()) options.set_buffer_hint();
+        if (!stream->Write(frames[k], options)) return grpc::Status::OK;
+      }
+      if (refused) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "resend from the refused envelope");
       held.clear();
       group = 1;
     }
@@ -249,6 +282,8 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
   ReceiptMaker maker_ ABSL_GUARDED_BY(mu_);
   int group_ ABSL_GUARDED_BY(mu_);  // Of the next stream's first answers.
   const Frames frames_;
+  int largest_frame_ ABSL_GUARDED_BY(mu_) = 0;
+  int refuse_after_ ABSL_GUARDED_BY(mu_) = -1;  // For the next stream; -1: none.
   std::map<std::string, std::vector<v1::Receipt>> answered_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Server> server_;
 };
@@ -583,6 +618,33 @@ TEST_P(ReceiptFramesTest, GenuineReceiptsBeforeABadOneInTheSameSessionAreRecorde
   }
   EXPECT_EQ(RecordStatusOf(*stub, record_ids[2]).state(), v1::DELIVERY_STATE_QUEUED);
   EXPECT_GE(peer_->AnsweredFor(record_ids[2]).size(), 2u);
+  // Queued together, sent together to a peer that reads frames of several.
+  EXPECT_EQ(peer_->LargestFrame(), GetParam() == FakeUzPeer::Frames::kBatched ? 3 : 1);
+}
+
+// A refusal after two receipts, in their frame (Batched) or just after them:
+// the two records are delivered once, the refused one stays queued and is
+// sent again after the refusal's retry_after, then delivered; no receipt is
+// taken for invalid.
+TEST_P(ReceiptFramesTest, ARefusalAfterReceiptsKeepsTheReceiptsAndResendsTheRest) {
+  auto stub = kz_.MinistryStub();
+  peer_->Shutdown();
+  std::vector<std::string> record_ids;
+  for (const char* name : {"first", "second", "third"}) {
+    record_ids.push_back(SubmitOrFail(*stub, name, NumberedCargo(name)));
+    ASSERT_FALSE(record_ids.back().empty());
+  }
+  peer_ = std::make_unique<FakeUzPeer>(pki_, ports_.uz_peer.address(), Genuine(), /*first_group=*/3, GetParam());
+  peer_->RefuseAfter(2);
+  ASSERT_TRUE(peer_->serving()) << "cannot listen again on " << ports_.uz_peer.address();
+  for (const std::string& record_id : record_ids) {
+    SCOPED_TRACE(record_id);
+    EXPECT_EQ(WaitForOutcome(*stub, record_id).state(), v1::DELIVERY_STATE_DELIVERED) << "KZ log:\n" << kz_.log();
+    EXPECT_EQ(peer_->AnsweredFor(record_id).size(), 1u) << "answered more than once";
+    EXPECT_EQ(AuditFor(kz_.db_path(), v1::AUDIT_EVENT_KIND_DELIVER, record_id).size(), 1u);
+    EXPECT_TRUE(AuditFor(kz_.db_path(), v1::AUDIT_EVENT_KIND_RECEIPT_INVALID, record_id).empty());
+  }
+  EXPECT_EQ(peer_->LargestFrame(), GetParam() == FakeUzPeer::Frames::kBatched ? 3 : 1);
 }
 
 // A receipt correctly signed by UZ's gateway that `iicc-cli verify` still refuses as evidence (docs/security.md,
