@@ -564,7 +564,20 @@ TEST_F(ReceiptCheckTest, GenuineReceiptDeliversAtTheFirstSend) {
 
 // The same cases against a peer that reads and answers one envelope per
 // frame (as a gateway from before batched frames) and one that batches.
-class ReceiptFramesTest : public ReceiptCheckTest, public ::testing::WithParamInterface<FakeUzPeer::Frames> {};
+class ReceiptFramesTest : public ReceiptCheckTest, public ::testing::WithParamInterface<FakeUzPeer::Frames> {
+ protected:
+  // Stops the fake peer and submits three records to KZ, so that its next
+  // session sends them together; their record ids.
+  std::vector<std::string> QueueThreeWhileThePeerIsAway(v1::MinistryGateway::Stub& stub) {
+    peer_->Shutdown();
+    std::vector<std::string> record_ids;
+    for (const char* name : {"first", "second", "third"}) {
+      record_ids.push_back(SubmitOrFail(stub, name, NumberedCargo(name)));
+      EXPECT_FALSE(record_ids.back().empty());
+    }
+    return record_ids;
+  }
+};
 
 INSTANTIATE_TEST_SUITE_P(Frames, ReceiptFramesTest,
                          ::testing::Values(FakeUzPeer::Frames::kOne, FakeUzPeer::Frames::kBatched),
@@ -578,14 +591,8 @@ INSTANTIATE_TEST_SUITE_P(Frames, ReceiptFramesTest,
 // once and never sent again.
 TEST_P(ReceiptFramesTest, GenuineReceiptsBeforeABadOneInTheSameSessionAreRecordedAndNotResent) {
   auto stub = kz_.MinistryStub();
-  // Queued while the peer is away, so that the next session sends all three
-  // together.
-  peer_->Shutdown();
-  std::vector<std::string> record_ids;
-  for (const char* name : {"first", "second", "third"}) {
-    record_ids.push_back(SubmitOrFail(*stub, name, NumberedCargo(name)));
-    ASSERT_FALSE(record_ids.back().empty());
-  }
+  const std::vector<std::string> record_ids = QueueThreeWhileThePeerIsAway(*stub);
+  if (HasFailure()) return;
   // Genuine receipts for the first two envelopes the peer reads, then
   // receipts signed by KZ's own key (which do not chain to UZ's CA).
   auto seen = std::make_shared<std::atomic<int>>(0);
@@ -628,12 +635,8 @@ TEST_P(ReceiptFramesTest, GenuineReceiptsBeforeABadOneInTheSameSessionAreRecorde
 // taken for invalid.
 TEST_P(ReceiptFramesTest, ARefusalAfterReceiptsKeepsTheReceiptsAndResendsTheRest) {
   auto stub = kz_.MinistryStub();
-  peer_->Shutdown();
-  std::vector<std::string> record_ids;
-  for (const char* name : {"first", "second", "third"}) {
-    record_ids.push_back(SubmitOrFail(*stub, name, NumberedCargo(name)));
-    ASSERT_FALSE(record_ids.back().empty());
-  }
+  const std::vector<std::string> record_ids = QueueThreeWhileThePeerIsAway(*stub);
+  if (HasFailure()) return;
   peer_ = std::make_unique<FakeUzPeer>(pki_, ports_.uz_peer.address(), Genuine(), /*first_group=*/3, GetParam());
   peer_->RefuseAfter(2);
   ASSERT_TRUE(peer_->serving()) << "cannot listen again on " << ports_.uz_peer.address();
