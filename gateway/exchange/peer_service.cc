@@ -101,7 +101,7 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
     reading_ = false;
     if (!ok) {  // The sender half-closed, or the stream is over.
       read_done_ = true;
-    } else if (EnvelopesIn(request_) > kMaxFrameItems) {
+    } else if (!stopping_ && EnvelopesIn(request_) > kMaxFrameItems) {
       // Judge nothing more: the sender resends what was not answered.
       stopping_ = true;
       pending_.clear();
