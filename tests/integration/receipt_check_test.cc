@@ -147,10 +147,12 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
 
   // The first stream's first `first_group` answers are held until that many
   // envelopes are read, then written together; every other answer goes out
-  // at once.
+  // at once. With `refuse_after` >= 0, the first stream answers that many
+  // envelopes, then a retryable refusal (retry_after 100 ms) for the next
+  // one, and ends.
   FakeUzPeer(const TestPki& pki, const std::string& address, ReceiptMaker maker, int first_group = 1,
-             Frames frames = Frames::kOne)
-      : maker_(std::move(maker)), group_(first_group), frames_(frames) {
+             Frames frames = Frames::kOne, int refuse_after = -1)
+      : maker_(std::move(maker)), group_(first_group), refuse_after_(refuse_after), frames_(frames) {
     v1::TlsConfig tls;
     tls.set_cert_file(pki.File("uz", "gateway.crt"));
     tls.set_key_file(pki.File("uz", "gateway.key"));
@@ -191,11 +193,10 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
     return largest_frame_;
   }
 
-  // The first stream answers its first `receipts` envelopes, then a
-  // retryable refusal (retry_after 100 ms) for the next one, and ends.
-  void RefuseAfter(int receipts) {
+  // The refusals answered.
+  int refusals() {
     absl::MutexLock lock(&mu_);
-    refuse_after_ = receipts;
+    return refusals_;
   }
 
  private:
@@ -261,6 +262,10 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
         }
       }
       if (refused) {
+        {
+          absl::MutexLock lock(&mu_);
+          ++refusals_;
+        }
         if (!batched) frames.emplace_back();
         v1::RetryableRefusal* refusal = frames.back().mutable_refusal();
         refusal->set_reason("the fake peer cannot store now");
@@ -280,10 +285,11 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
 
   absl::Mutex mu_;
   ReceiptMaker maker_ ABSL_GUARDED_BY(mu_);
-  int group_ ABSL_GUARDED_BY(mu_);  // Of the next stream's first answers.
+  int group_ ABSL_GUARDED_BY(mu_);         // Of the next stream's first answers.
+  int refuse_after_ ABSL_GUARDED_BY(mu_);  // For the next stream; -1: none.
   const Frames frames_;
   int largest_frame_ ABSL_GUARDED_BY(mu_) = 0;
-  int refuse_after_ ABSL_GUARDED_BY(mu_) = -1;  // For the next stream; -1: none.
+  int refusals_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::vector<v1::Receipt>> answered_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Server> server_;
 };
@@ -637,8 +643,8 @@ TEST_P(ReceiptFramesTest, ARefusalAfterReceiptsKeepsTheReceiptsAndResendsTheRest
   auto stub = kz_.MinistryStub();
   const std::vector<std::string> record_ids = QueueThreeWhileThePeerIsAway(*stub);
   if (HasFailure()) return;
-  peer_ = std::make_unique<FakeUzPeer>(pki_, ports_.uz_peer.address(), Genuine(), /*first_group=*/3, GetParam());
-  peer_->RefuseAfter(2);
+  peer_ = std::make_unique<FakeUzPeer>(pki_, ports_.uz_peer.address(), Genuine(), /*first_group=*/3, GetParam(),
+                                       /*refuse_after=*/2);
   ASSERT_TRUE(peer_->serving()) << "cannot listen again on " << ports_.uz_peer.address();
   for (const std::string& record_id : record_ids) {
     SCOPED_TRACE(record_id);
@@ -647,6 +653,7 @@ TEST_P(ReceiptFramesTest, ARefusalAfterReceiptsKeepsTheReceiptsAndResendsTheRest
     EXPECT_EQ(AuditFor(kz_.db_path(), v1::AUDIT_EVENT_KIND_DELIVER, record_id).size(), 1u);
     EXPECT_TRUE(AuditFor(kz_.db_path(), v1::AUDIT_EVENT_KIND_RECEIPT_INVALID, record_id).empty());
   }
+  EXPECT_EQ(peer_->refusals(), 1);
   EXPECT_EQ(peer_->LargestFrame(), GetParam() == FakeUzPeer::Frames::kBatched ? 3 : 1);
 }
 
