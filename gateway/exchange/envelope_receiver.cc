@@ -22,8 +22,8 @@ namespace {
 
 // Why a verified envelope's record cannot be accepted, or empty. Never quotes
 // a field value.
-std::string Judge(const v1::EnvelopeHeader& header, const v1::Envelope& envelope, v1::Jurisdiction own,
-                  const validation::ValidationOptions& options, v1::Record* record) {
+std::string JudgeRecord(const v1::EnvelopeHeader& header, const v1::Envelope& envelope, v1::Jurisdiction own,
+                        const validation::ValidationOptions& options, v1::Record* record) {
   if (header.origin() != PeerOf(own)) return "the envelope's origin is not the peer jurisdiction";
   if (header.destination() != own) return "the envelope is addressed to another jurisdiction";
   if (!record->ParseFromString(envelope.payload())) return "the payload is not a record";
@@ -79,7 +79,13 @@ absl::Status EnvelopeReceiver::Sign(const std::vector<v1::Receipt*>& receipts) c
   return absl::OkStatus();
 }
 
-v1::DeliverResponse EnvelopeReceiver::Refuse(const std::string& record_id, absl::string_view why) {
+JudgedBatch::JudgedBatch() = default;
+JudgedBatch::~JudgedBatch() = default;
+
+namespace {
+
+// A retryable refusal: the sender keeps the envelope and resends it.
+v1::DeliverResponse Refusal(const std::string& record_id, absl::string_view why) {
   v1::DeliverResponse response;
   v1::RetryableRefusal* refusal = response.mutable_refusal();
   refusal->set_record_id(record_id);
@@ -88,63 +94,67 @@ v1::DeliverResponse EnvelopeReceiver::Refuse(const std::string& record_id, absl:
   return response;
 }
 
+}  // namespace
+
+void EnvelopeReceiver::RefuseAll(JudgedBatch& batch, const std::vector<size_t>& indexes, absl::string_view why) {
+  for (size_t i : indexes) {
+    batch.responses_[i] = Refusal(batch.record_ids_[i], why);
+    batch.to_sign_[i] = false;
+    batch.fates_[i].outcome = absl::StrCat("refused: ", why);
+    batch.fates_[i].reason.reset();  // Not final: the sender retries.
+  }
+}
+
+void EnvelopeReceiver::Account(const JudgedBatch& batch) const {
+  const std::string duration_ms = absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - batch.now_));
+  LogBatch lines;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const JudgedBatch::Fate& fate = batch.fates_[i];
+    if (fate.outcome == "accepted") metrics::Default().Received(fate.type);
+    if (fate.reason.has_value()) metrics::Default().Rejected(metrics::RejectStage::kInbound, *fate.reason);
+    lines.Add(LogLevel::kInfo, "record.received",
+              {{"record_id", batch.record_ids_[i]},
+               {"record_type", RecordTypeName(fate.type)},
+               {"caller", peer_spiffe_id_},
+               {"outcome", fate.outcome},
+               {"duration_ms", duration_ms}});
+  }
+}
+
 v1::DeliverResponse EnvelopeReceiver::Receive(const v1::Envelope& envelope) {
   return std::move(ReceiveBatch({&envelope}).front());
 }
 
 std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vector<const v1::Envelope*>& envelopes) {
-  const absl::Time now = absl::Now();
-  const std::shared_ptr<const policy::CompiledPolicy> policy = policy_->Get();
-  std::vector<v1::DeliverResponse> responses(envelopes.size());
-  std::vector<v1::Receipt*> to_sign;          // Every receipt made here, signed together.
-  std::vector<store::InboundCommit> commits;  // What to store, in order.
-  std::vector<size_t> committed_index;        // commits[k] answers envelopes[committed_index[k]].
-  std::vector<std::string> record_ids(envelopes.size());
-  // What became of each envelope, for the metrics and one log line each.
-  struct Fate {
-    v1::RecordType type = v1::RECORD_TYPE_UNSPECIFIED;
-    std::string outcome;                          // "accepted", "rejected: ...", "duplicate", "refused: ..."
-    std::optional<metrics::RejectReason> reason;  // Counted once the rejection is final.
-  };
-  std::vector<Fate> fates(envelopes.size());
-  auto account = [&] {
-    const std::string duration_ms = absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - now));
-    LogBatch lines;
-    for (size_t i = 0; i < envelopes.size(); ++i) {
-      const Fate& fate = fates[i];
-      if (fate.outcome == "accepted") metrics::Default().Received(fate.type);
-      if (fate.reason.has_value()) metrics::Default().Rejected(metrics::RejectStage::kInbound, *fate.reason);
-      lines.Add(LogLevel::kInfo, "record.received",
-                {{"record_id", record_ids[i]},
-                 {"record_type", RecordTypeName(fate.type)},
-                 {"caller", peer_spiffe_id_},
-                 {"outcome", fate.outcome},
-                 {"duration_ms", duration_ms}});
-    }
-  };
-  auto refuse_all = [&](const std::vector<size_t>& indexes, absl::string_view why) {
-    for (size_t i : indexes) {
-      responses[i] = Refuse(record_ids[i], why);
-      fates[i].outcome = absl::StrCat("refused: ", why);
-      fates[i].reason.reset();  // Not final: the sender retries.
-    }
-  };
+  return Commit(Judge(envelopes));
+}
+
+JudgedBatch EnvelopeReceiver::Judge(const std::vector<const v1::Envelope*>& envelopes) const {
+  JudgedBatch batch;
+  batch.now_ = absl::Now();
+  batch.policy_ = policy_->Get();
+  const absl::Time now = batch.now_;
+  const policy::CompiledPolicy& policy = *batch.policy_;
+  batch.responses_.resize(envelopes.size());
+  batch.to_sign_.assign(envelopes.size(), false);
+  batch.record_ids_.resize(envelopes.size());
+  batch.fates_.resize(envelopes.size());
 
   for (size_t i = 0; i < envelopes.size(); ++i) {
     const v1::Envelope& envelope = *envelopes[i];
-    const std::string digest = Sha256(envelope.payload());
+    std::string digest = Sha256(envelope.payload());
     v1::EnvelopeHeader header;
     // Record ids are the origin's UUIDv7s: anything else is not echoed into
     // a signed receipt.
     const bool parsed = header.ParseFromString(envelope.header()) && IsUuidV7(header.record_id());
     if (!parsed) header.clear_record_id();
-    record_ids[i] = header.record_id();
-    fates[i].type = header.record_type();
+    batch.record_ids_[i] = header.record_id();
+    batch.fates_[i].type = header.record_type();
 
     // Before anything else: is this envelope what the peer signed? A record
-    // that fails here is answered with a rejected receipt and audited, but
-    // nothing is stored under its record id: bytes the peer did not sign
-    // must not decide what that id means.
+    // that fails here is answered with a rejected receipt and audited (in
+    // Commit), but nothing is stored under its record id: bytes the peer
+    // did not sign must not decide what that id means.
     std::string unverified;
     std::string signer;
     if (!parsed) {
@@ -161,75 +171,93 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
       if (header.payload_digest() != digest) unverified = "the payload does not match the signed header's digest";
     }
     if (!unverified.empty()) {
-      store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_INBOUND_REJECT, header.record_id(), signer, digest, unverified});
       Log(LogLevel::kWarning, "peer.envelope_rejected", {{"record_id", header.record_id()}, {"reason", unverified}});
-      fates[i].outcome = "rejected: unverified envelope";
-      fates[i].reason = metrics::RejectReason::kSignature;
-      // A record id already judged keeps its one signed verdict: unsigned
-      // bytes never get us to sign a receipt that contradicts it.
-      if (!header.record_id().empty()) {
-        absl::StatusOr<std::string> stored = store_->GetInboundReceipt(header.record_id());
-        v1::Receipt original;
-        if (stored.ok() && original.ParseFromString(*stored)) {
-          *responses[i].mutable_receipt() = std::move(original);
-          // Audited as what it was, but not a rejection of the record:
-          // its verdict stands.
-          fates[i].outcome = "answered with the stored receipt (an unverified copy)";
-          fates[i].reason.reset();
-          continue;
-        }
-        if (!stored.ok() && !absl::IsNotFound(stored.status())) {
-          refuse_all({i}, "cannot read the store now");
-          continue;
-        }
-      }
-      v1::Receipt* receipt = responses[i].mutable_receipt();
-      receipt->set_header(SerializeDeterministic(
-          ReceiptHeaderFor(header.record_id(), digest, false, unverified, now, policy->version())));
-      to_sign.push_back(receipt);
+      batch.fates_[i].outcome = "rejected: unverified envelope";
+      batch.fates_[i].reason = metrics::RejectReason::kSignature;
+      batch.unverified_.push_back({i, std::move(unverified), std::move(signer), std::move(digest)});
       continue;
     }
 
     v1::Record record;
-    std::string reason = Judge(header, envelope, jurisdiction_, validation_, &record);
+    std::string reason = JudgeRecord(header, envelope, jurisdiction_, validation_, &record);
     if (!reason.empty()) {
-      fates[i].reason = metrics::RejectReason::kInvalid;
-    } else if (absl::Status verdict = policy->Apply(policy::Direction::kInbound, &record); !verdict.ok()) {
+      batch.fates_[i].reason = metrics::RejectReason::kInvalid;
+    } else if (absl::Status verdict = policy.Apply(policy::Direction::kInbound, &record); !verdict.ok()) {
       reason = std::string(verdict.message());
-      fates[i].reason = metrics::RejectReason::kPolicy;
+      batch.fates_[i].reason = metrics::RejectReason::kPolicy;
     }
     const bool accepted = reason.empty();
-    fates[i].outcome = accepted ? "accepted" : "rejected";
-    v1::Receipt* receipt = responses[i].mutable_receipt();
-    receipt->set_header(
-        SerializeDeterministic(ReceiptHeaderFor(header.record_id(), digest, accepted, reason, now, policy->version())));
-    to_sign.push_back(receipt);
+    batch.fates_[i].outcome = accepted ? "accepted" : "rejected";
+    batch.responses_[i].mutable_receipt()->set_header(
+        SerializeDeterministic(ReceiptHeaderFor(header.record_id(), digest, accepted, reason, now, policy.version())));
+    batch.to_sign_[i] = true;
 
     store::InboundCommit commit;
     commit.record_id = header.record_id();
     commit.origin = header.origin();
     commit.record_type = header.record_type();
-    commit.payload_digest = digest;
+    commit.payload_digest = std::move(digest);
     commit.accepted = accepted;
     // The inbox keeps the record as the inbound policy left it.
     if (accepted) commit.record = SerializeDeterministic(record);
     commit.received_time = now;
     commit.envelope = SerializeDeterministic(envelope);
-    commit.sender = signer;
-    commit.reason = reason;
-    commits.push_back(std::move(commit));
-    committed_index.push_back(i);
+    commit.sender = std::move(signer);
+    commit.reason = std::move(reason);
+    batch.commits_.push_back(std::move(commit));
+    batch.committed_index_.push_back(i);
+  }
+  return batch;
+}
+
+std::vector<v1::DeliverResponse> EnvelopeReceiver::Commit(JudgedBatch batch) {
+  const absl::Time now = batch.now_;
+  const std::string& policy_version = batch.policy_->version();
+  std::vector<v1::DeliverResponse>& responses = batch.responses_;
+
+  // The unverified envelopes, now that every batch before this one is
+  // stored: a record id already judged keeps its one signed verdict, so
+  // unsigned bytes never get us to sign a receipt that contradicts it.
+  for (const JudgedBatch::Unverified& bad : batch.unverified_) {
+    const std::string& record_id = batch.record_ids_[bad.index];
+    store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_INBOUND_REJECT, record_id, bad.signer, bad.digest, bad.reason});
+    if (!record_id.empty()) {
+      absl::StatusOr<std::string> stored = store_->GetInboundReceipt(record_id);
+      v1::Receipt original;
+      if (stored.ok() && original.ParseFromString(*stored)) {
+        *responses[bad.index].mutable_receipt() = std::move(original);
+        // Audited as what it was, but not a rejection of the record: its
+        // verdict stands.
+        batch.fates_[bad.index].outcome = "answered with the stored receipt (an unverified copy)";
+        batch.fates_[bad.index].reason.reset();
+        continue;
+      }
+      if (!stored.ok() && !absl::IsNotFound(stored.status())) {
+        RefuseAll(batch, {bad.index}, "cannot read the store now");
+        continue;
+      }
+    }
+    responses[bad.index].mutable_receipt()->set_header(
+        SerializeDeterministic(ReceiptHeaderFor(record_id, bad.digest, false, bad.reason, now, policy_version)));
+    batch.to_sign_[bad.index] = true;
   }
 
-  // One signature for every receipt of the batch, one commit for every record.
+  // One signature for every receipt of the batch, in the envelopes' order;
+  // one commit for every record.
+  std::vector<v1::Receipt*> to_sign;
+  for (size_t i = 0; i < responses.size(); ++i) {
+    if (batch.to_sign_[i]) to_sign.push_back(responses[i].mutable_receipt());
+  }
   if (absl::Status signed_all = Sign(to_sign); !signed_all.ok()) {
     Log(LogLevel::kError, "peer.cannot_sign_receipts", {{"error", std::string(signed_all.message())}});
-    std::vector<size_t> all(envelopes.size());
+    std::vector<size_t> all(responses.size());
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-    refuse_all(all, "cannot sign receipts now");
-    account();
-    return responses;
+    RefuseAll(batch, all, "cannot sign receipts now");
+    Account(batch);
+    return std::move(responses);
   }
+  std::vector<store::InboundCommit>& commits = batch.commits_;
+  const std::vector<size_t>& committed_index = batch.committed_index_;
   for (size_t k = 0; k < commits.size(); ++k)
     commits[k].receipt = SerializeDeterministic(responses[committed_index[k]].receipt());
   absl::StatusOr<std::vector<store::InboundOutcome>> outcomes = store_->CommitInboundBatch(commits);
@@ -239,9 +267,9 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
     const std::string why = absl::StrCat("cannot store now: ", absl::StatusCodeToString(outcomes.status().code()));
     Log(LogLevel::kError, "peer.cannot_store",
         {{"records", absl::StrCat(commits.size())}, {"error", std::string(outcomes.status().message())}});
-    refuse_all(committed_index, why);
-    account();
-    return responses;
+    RefuseAll(batch, committed_index, why);
+    Account(batch);
+    return std::move(responses);
   }
   IICC_FAULT_POINT("receiver.after_commit");
   int64_t high_water = 0;
@@ -249,23 +277,24 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
   for (size_t k = 0; k < commits.size(); ++k) {
     const store::InboundOutcome& outcome = (*outcomes)[k];
     v1::DeliverResponse& response = responses[committed_index[k]];
+    JudgedBatch::Fate& fate = batch.fates_[committed_index[k]];
     switch (outcome.kind) {
       case store::InboundOutcome::Kind::kCommitted:
         if (commits[k].accepted) high_water = std::max(high_water, outcome.sequence);
         break;
       case store::InboundOutcome::Kind::kDuplicate: {
-        fates[committed_index[k]].outcome = "duplicate";
-        fates[committed_index[k]].reason.reset();  // Counted when it was first judged.
+        fate.outcome = "duplicate";
+        fate.reason.reset();  // Counted when it was first judged.
         v1::Receipt original;
         if (original.ParseFromString(outcome.receipt)) *response.mutable_receipt() = std::move(original);
         break;  // Else (a corrupt store) the new receipt is answered.
       }
       case store::InboundOutcome::Kind::kConflict:
-        fates[committed_index[k]].outcome = "rejected: record_id reused with another payload";
-        fates[committed_index[k]].reason = metrics::RejectReason::kConflict;
+        fate.outcome = "rejected: record_id reused with another payload";
+        fate.reason = metrics::RejectReason::kConflict;
         response.mutable_receipt()->set_header(SerializeDeterministic(
             ReceiptHeaderFor(commits[k].record_id, commits[k].payload_digest, false,
-                             "record_id already received with a different payload", now, policy->version())));
+                             "record_id already received with a different payload", now, policy_version)));
         conflicts.push_back(response.mutable_receipt());
         break;
     }
@@ -274,12 +303,12 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::ReceiveBatch(const std::vecto
   if (!Sign(conflicts).ok()) {
     for (size_t k = 0; k < commits.size(); ++k) {
       if ((*outcomes)[k].kind == store::InboundOutcome::Kind::kConflict) {
-        refuse_all({committed_index[k]}, "cannot sign a receipt now");
+        RefuseAll(batch, {committed_index[k]}, "cannot sign a receipt now");
       }
     }
   }
-  account();
-  return responses;
+  Account(batch);
+  return std::move(responses);
 }
 
 }  // namespace iicc::exchange

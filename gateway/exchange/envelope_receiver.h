@@ -3,12 +3,15 @@
 #ifndef IICC_GATEWAY_EXCHANGE_ENVELOPE_RECEIVER_H_
 #define IICC_GATEWAY_EXCHANGE_ENVELOPE_RECEIVER_H_
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gateway/common/sequence_notifier.h"
+#include "gateway/metrics/metrics.h"
 #include "gateway/policy/policy_engine.h"
 #include "gateway/proof/batch_signature.h"
 #include "gateway/store/store.h"
@@ -25,6 +28,49 @@ inline constexpr absl::Duration kRetryAfter = absl::Seconds(1);
 // not lie further in the future than this, so an expired or not yet valid
 // certificate cannot be made to pass by dating the signature ahead.
 inline constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
+
+// A batch of envelopes judged and not yet stored: EnvelopeReceiver::Judge()
+// makes one, EnvelopeReceiver::Commit() stores and answers it. Opaque;
+// movable. It holds its own copies of everything it needs (not the
+// envelopes).
+class JudgedBatch {
+ public:
+  JudgedBatch(JudgedBatch&&) = default;
+  JudgedBatch& operator=(JudgedBatch&&) = default;
+  ~JudgedBatch();
+
+  // The envelopes judged.
+  size_t size() const { return responses_.size(); }
+
+ private:
+  friend class EnvelopeReceiver;
+  JudgedBatch();
+
+  // What became of one envelope, for the metrics and its log line.
+  struct Fate {
+    v1::RecordType type = v1::RECORD_TYPE_UNSPECIFIED;
+    std::string outcome;                          // "accepted", "rejected: ...", "duplicate", "refused: ..."
+    std::optional<metrics::RejectReason> reason;  // Counted once the rejection is final.
+  };
+  // An envelope that is not what the peer signed: audited, and answered in
+  // Commit() (with the receipt stored under its record id, if there is one).
+  struct Unverified {
+    size_t index;
+    std::string reason;
+    std::string signer;  // Empty unless the signature verified.
+    std::string digest;  // Of the payload as received.
+  };
+
+  absl::Time now_;
+  std::shared_ptr<const policy::CompiledPolicy> policy_;
+  std::vector<v1::DeliverResponse> responses_;  // One per envelope, in order.
+  std::vector<bool> to_sign_;                   // responses_[i]'s receipt is new: signed in the batch.
+  std::vector<store::InboundCommit> commits_;   // What to store, in order.
+  std::vector<size_t> committed_index_;         // commits_[k] answers envelope committed_index_[k].
+  std::vector<Unverified> unverified_;
+  std::vector<std::string> record_ids_;
+  std::vector<Fate> fates_;
+};
 
 // Thread-safe. Does not own its dependencies.
 class EnvelopeReceiver {
@@ -57,14 +103,26 @@ class EnvelopeReceiver {
   // retry). Inbox sequences follow the envelopes' order.
   std::vector<v1::DeliverResponse> ReceiveBatch(const std::vector<const v1::Envelope*>& envelopes);
 
+  // ReceiveBatch() in two halves, so that a stream can judge its next batch
+  // while the last one is stored: Judge() checks the envelopes' signatures,
+  // records and the inbound policy, and touches no store; Commit() signs the
+  // receipts, stores the batch and answers it. ReceiveBatch(e) is
+  // Commit(Judge(e)). A stream commits its batches in the order it judged
+  // them; a batch judged but never committed was neither stored nor
+  // answered.
+  JudgedBatch Judge(const std::vector<const v1::Envelope*>& envelopes) const;
+  std::vector<v1::DeliverResponse> Commit(JudgedBatch batch);
+
  private:
   v1::ReceiptHeader ReceiptHeaderFor(const std::string& record_id, const std::string& payload_digest, bool accepted,
                                      const std::string& reason, absl::Time now,
                                      const std::string& policy_version) const;
   // Signs `receipts` (their headers set) as one batch.
   absl::Status Sign(const std::vector<v1::Receipt*>& receipts) const;
-  // A retryable refusal: the sender keeps the envelope and resends it.
-  static v1::DeliverResponse Refuse(const std::string& record_id, absl::string_view why);
+  // Refuses the envelopes at `indexes` of `batch`, for a retry.
+  static void RefuseAll(JudgedBatch& batch, const std::vector<size_t>& indexes, absl::string_view why);
+  // Counts the batch's fates and logs one line per envelope.
+  void Account(const JudgedBatch& batch) const;
 
   const v1::Jurisdiction jurisdiction_;
   store::Store* const store_;

@@ -21,7 +21,7 @@ namespace {
 
 // The envelopes of `request`, in order, appended to `out` (moved out of it).
 void TakeEnvelopes(v1::DeliverRequest& request, std::deque<v1::Envelope>& out) {
-  if (request.has_envelope() || request.envelopes().empty()) out.push_back(std::move(*request.mutable_envelope()));
+  if (HasSingleEnvelope(request)) out.push_back(std::move(*request.mutable_envelope()));
   for (v1::Envelope& envelope : *request.mutable_envelopes()) out.push_back(std::move(envelope));
 }
 
@@ -55,17 +55,20 @@ std::deque<v1::DeliverResponse> Frame(std::vector<v1::DeliverResponse>& answers,
 
 // The envelopes `request` carries.
 int EnvelopesIn(const v1::DeliverRequest& request) {
-  return request.envelopes_size() + (request.has_envelope() || request.envelopes().empty() ? 1 : 0);
+  return request.envelopes_size() + (HasSingleEnvelope(request) ? 1 : 0);
 }
 
 }  // namespace
 
 // Reads envelopes as they come (the sender streams a window of them, one or
-// several per frame) and judges whatever has arrived in one batch on the
-// worker pool, while the next ones are read and the answers to the last
-// batch are written: the envelopes of a batch share one signature on their
-// receipts and one commit. Answers go out in the order the envelopes came,
-// together in frames when the sender announced it reads them.
+// several per frame) and takes whatever has arrived as one batch through
+// two stages on the worker pool: judging (signatures, validation, policy)
+// and committing (receipts signed, records stored). While one batch is
+// committed the next is judged, more envelopes are read and the answers to
+// the last batch are written. The envelopes of a batch share one signature
+// on their receipts and one commit. Batches are committed in the order they
+// were judged, and answers go out in the order the envelopes came, together
+// in frames when the sender announced it reads them.
 //
 // gRPC allows one read and one write in flight at a time; everything else
 // is guarded by mu_.
@@ -105,6 +108,7 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
       // Judge nothing more: the sender resends what was not answered.
       stopping_ = true;
       pending_.clear();
+      judged_.reset();
       FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 absl::StrCat("a frame carries at most ", kMaxFrameItems, " envelopes")));
       return;
@@ -126,7 +130,7 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
       return;
     }
     if (response_.has_refusal()) {
-      // Judge nothing after a refused envelope on this stream: the sender
+      // Store nothing after a refused envelope on this stream: the sender
       // resends from it, and storing what follows first would break the
       // link's order.
       FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot store now; resend from the refused envelope"));
@@ -136,12 +140,12 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
     MaybeFinishLocked();
   }
 
-  // gRPC is done with the stream; a batch still being judged owns the
-  // reactor until it ends.
+  // gRPC is done with the stream; a batch still being judged or committed
+  // owns the reactor until it ends.
   void OnDone() override {
     {
       absl::MutexLock lock(&mu_);
-      if (processing_) {
+      if (judging_ || committing_) {
         done_ = true;
         return;
       }
@@ -152,7 +156,7 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
  private:
   // No frame is read while this many envelopes wait to be judged, so at
   // most kMaxPending + kMaxFrameItems - 1 wait (the default window of 512
-  // stays under it).
+  // stays under it), besides one batch judged and one being committed.
   static constexpr size_t kMaxPending = 1024;
   // Envelopes judged in one batch at most: with a sender's window larger
   // than this, the next batch is already read while one is judged, and the
@@ -166,10 +170,17 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
     StartRead(&request_);
   }
 
-  // Judges everything read so far, unless a batch is being judged.
+  // Starts what can run: the commit of the batch judged (after the one
+  // being committed), and the judging of what was read since (while no
+  // judged batch waits).
   void ProcessLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (processing_ || pending_.empty() || stopping_ || finished_) return;
-    processing_ = true;
+    if (stopping_ || finished_) return;
+    if (!committing_ && judged_.has_value()) StartCommitLocked();
+    if (!judging_ && !judged_.has_value() && !pending_.empty()) StartJudgingLocked();
+  }
+
+  void StartJudgingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    judging_ = true;
     auto batch = std::make_shared<std::deque<v1::Envelope>>();
     if (pending_.size() <= kMaxBatch) {
       batch->swap(pending_);
@@ -182,7 +193,30 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
       std::vector<const v1::Envelope*> envelopes;
       envelopes.reserve(batch->size());
       for (const v1::Envelope& envelope : *batch) envelopes.push_back(&envelope);
-      std::vector<v1::DeliverResponse> responses = receiver_->ReceiveBatch(envelopes);
+      JudgedBatch judged = receiver_->Judge(envelopes);
+      mu_.Lock();
+      judging_ = false;
+      if (done_) {  // The stream ended meanwhile (the sender went away).
+        const bool last = !committing_;
+        mu_.Unlock();
+        if (last) delete this;
+        return;
+      }
+      // After a refusal nothing more is committed: the sender resends this
+      // batch, neither stored nor answered.
+      if (!stopping_ && !finished_) judged_.emplace(std::move(judged));
+      ProcessLocked();
+      MaybeFinishLocked();
+      mu_.Unlock();
+    });
+  }
+
+  void StartCommitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    committing_ = true;
+    auto batch = std::make_shared<JudgedBatch>(*std::move(judged_));
+    judged_.reset();
+    workers_->Schedule([this, batch] {
+      std::vector<v1::DeliverResponse> responses = receiver_->Commit(std::move(*batch));
       bool refused = false;
       for (size_t k = 0; k < responses.size(); ++k) {
         if (responses[k].has_refusal()) {  // Nothing after it is answered; the sender resends from it.
@@ -193,13 +227,17 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
       }
       std::deque<v1::DeliverResponse> frames = Frame(responses, answer_frame_bytes_);
       mu_.Lock();
-      processing_ = false;
+      committing_ = false;
       if (done_) {  // The stream ended meanwhile (the sender went away).
+        const bool last = !judging_;
         mu_.Unlock();
-        delete this;
+        if (last) delete this;
         return;
       }
-      if (refused) stopping_ = true;
+      if (refused) {
+        stopping_ = true;
+        judged_.reset();
+      }
       for (v1::DeliverResponse& frame : frames) to_write_.push_back(std::move(frame));
       WriteLocked();
       StartReadLocked();  // Reading may have paused at kMaxPending.
@@ -224,7 +262,8 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
   // Ends the stream once the sender is done (or the gateway is closing) and
   // every answer is written.
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if ((read_done_ || closing_) && !processing_ && pending_.empty() && to_write_.empty() && !writing_) {
+    if ((read_done_ || closing_) && !judging_ && !committing_ && !judged_.has_value() && pending_.empty() &&
+        to_write_.empty() && !writing_) {
       FinishLocked(read_done_ ? grpc::Status::OK
                               : grpc::Status(grpc::StatusCode::UNAVAILABLE, "the receiving gateway is shutting down"));
     }
@@ -241,18 +280,20 @@ class PeerService::DeliverReactor final : public grpc::ServerBidiReactor<v1::Del
   ThreadPool* const workers_;
   const size_t answer_frame_bytes_;
   absl::Mutex mu_;
-  v1::DeliverRequest request_ ABSL_GUARDED_BY(mu_);        // The read in flight.
-  v1::DeliverResponse response_ ABSL_GUARDED_BY(mu_);      // The write in flight.
-  std::deque<v1::Envelope> pending_ ABSL_GUARDED_BY(mu_);  // Read, not yet judged.
+  v1::DeliverRequest request_ ABSL_GUARDED_BY(mu_);         // The read in flight.
+  v1::DeliverResponse response_ ABSL_GUARDED_BY(mu_);       // The write in flight.
+  std::deque<v1::Envelope> pending_ ABSL_GUARDED_BY(mu_);   // Read, not yet judged.
+  std::optional<JudgedBatch> judged_ ABSL_GUARDED_BY(mu_);  // Judged, waiting for the commit before it.
   std::deque<v1::DeliverResponse> to_write_ ABSL_GUARDED_BY(mu_);
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool processing_ ABSL_GUARDED_BY(mu_) = false;
+  bool judging_ ABSL_GUARDED_BY(mu_) = false;
+  bool committing_ ABSL_GUARDED_BY(mu_) = false;
   bool read_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // A refusal is queued: judge nothing more.
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;  // A refusal is queued: commit nothing more.
   bool closing_ ABSL_GUARDED_BY(mu_) = false;   // PeerService::Close(): read nothing more.
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone came while a batch was judged.
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone came while a batch was judged or committed.
 };
 
 namespace {

@@ -46,6 +46,13 @@ inline constexpr int kMaxFrameItems = 256;
 // kMaxFrameBytes), or 0 if it announced none: then one item per frame.
 size_t AnnouncedFrameBytes(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata);
 
+// Whether `request`'s single `envelope` field is one of its envelopes (the
+// first): when it is set, or when `envelopes` is empty (a frame of one
+// envelope, empty or not). Its envelopes are that one, then `envelopes`.
+inline bool HasSingleEnvelope(const v1::DeliverRequest& request) {
+  return request.has_envelope() || request.envelopes().empty();
+}
+
 // The bytes an item of `item_bytes` adds to a frame: its field's tag and
 // length prefix, counted generously.
 inline size_t FramedBytes(size_t item_bytes) { return item_bytes + 16; }

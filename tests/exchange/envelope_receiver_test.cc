@@ -513,6 +513,45 @@ TEST_F(EnvelopeReceiverTest, ABatchIsAnsweredInOrderWithOneSignatureAndOneCommit
   EXPECT_EQ(inbox_.high_water(), 4);
 }
 
+// A stream judges a batch while it stores the one before: an unverified
+// copy judged before its genuine record was stored still gets the stored
+// receipt, never a rejection that contradicts it.
+TEST_F(EnvelopeReceiverTest, AnUnverifiedCopyJudgedBeforeTheGenuineRecordIsStoredGetsTheStoredReceipt) {
+  const v1::Envelope genuine = MakeEnvelope(kRecordId, CargoRecord("C-1"));
+  v1::Envelope forged = MakeEnvelope(kRecordId, CargoRecord("C-forged"));
+  forged.clear_proof();
+  JudgedBatch first = receiver_->Judge({&genuine});
+  JudgedBatch second = receiver_->Judge({&forged});
+  const std::vector<v1::DeliverResponse> stored = receiver_->Commit(std::move(first));
+  const std::vector<v1::DeliverResponse> copy = receiver_->Commit(std::move(second));
+  ASSERT_EQ(stored.size(), 1u);
+  ASSERT_EQ(copy.size(), 1u);
+  ASSERT_EQ(ReceiptHeaderOf(stored[0]).verdict(), v1::RECEIPT_VERDICT_ACCEPTED);
+  EXPECT_EQ(copy[0].receipt().SerializeAsString(), stored[0].receipt().SerializeAsString());
+  EXPECT_EQ(Inbox().size(), 1u);
+  const std::vector<v1::AuditEntry> audit = Audit();
+  ASSERT_FALSE(audit.empty());
+  EXPECT_EQ(audit.back().kind(), v1::AUDIT_EVENT_KIND_INBOUND_REJECT);
+}
+
+// Judging touches no store: a batch judged and then dropped (its stream
+// ended after a refusal) leaves no record, receipt or audit entry behind.
+TEST_F(EnvelopeReceiverTest, AJudgedBatchLeavesNothingInTheStoreUntilItIsCommitted) {
+  const v1::Envelope genuine = MakeEnvelope(kRecordId, CargoRecord("C-1"));
+  v1::Envelope unsigned_copy = MakeEnvelope(kOtherRecordId, CargoRecord("C-2"));
+  unsigned_copy.clear_proof();
+  const int64_t commits_before = store_->commits();
+  {
+    JudgedBatch dropped = receiver_->Judge({&genuine, &unsigned_copy});
+    EXPECT_EQ(dropped.size(), 2u);
+  }
+  EXPECT_EQ(store_->commits(), commits_before);
+  EXPECT_TRUE(Inbox().empty());
+  EXPECT_TRUE(Audit().empty());
+  EXPECT_TRUE(absl::IsNotFound(store_->GetInboundReceipt(kRecordId).status()));
+  EXPECT_EQ(inbox_.high_water(), 0);
+}
+
 TEST(EnvelopeReceiverStoreFailureTest, StoreThatCannotWriteGetsARetryableRefusal) {
   testing::FullDiskStore store;  // Only CommitInboundBatch is expected to be called.
   SequenceNotifier inbox;

@@ -229,7 +229,7 @@ class FakeUzPeer final : public v1::PeerExchange::Service {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "one envelope per frame");
       }
       std::vector<const v1::Envelope*> envelopes;
-      if (request.has_envelope() || request.envelopes().empty()) envelopes.push_back(&request.envelope());
+      if (exchange::HasSingleEnvelope(request)) envelopes.push_back(&request.envelope());
       for (const v1::Envelope& envelope : request.envelopes()) envelopes.push_back(&envelope);
       {
         absl::MutexLock lock(&mu_);
