@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gateway/common/digest.h"
@@ -171,7 +172,6 @@ JudgedBatch EnvelopeReceiver::Judge(const std::vector<const v1::Envelope*>& enve
       if (header.payload_digest() != digest) unverified = "the payload does not match the signed header's digest";
     }
     if (!unverified.empty()) {
-      Log(LogLevel::kWarning, "peer.envelope_rejected", {{"record_id", header.record_id()}, {"reason", unverified}});
       batch.fates_[i].outcome = "rejected: unverified envelope";
       batch.fates_[i].reason = metrics::RejectReason::kSignature;
       batch.unverified_.push_back({i, std::move(unverified), std::move(signer), std::move(digest)});
@@ -211,16 +211,36 @@ JudgedBatch EnvelopeReceiver::Judge(const std::vector<const v1::Envelope*>& enve
 }
 
 std::vector<v1::DeliverResponse> EnvelopeReceiver::Commit(JudgedBatch batch) {
+  if (batch.size() == 0) return {};  // Nothing judged (or a batch moved from).
   const absl::Time now = batch.now_;
   const std::string& policy_version = batch.policy_->version();
   std::vector<v1::DeliverResponse>& responses = batch.responses_;
 
   // The unverified envelopes, now that every batch before this one is
   // stored: a record id already judged keeps its one signed verdict, so
-  // unsigned bytes never get us to sign a receipt that contradicts it.
+  // unsigned bytes never get us to sign a receipt that contradicts it. An
+  // unverified copy of a record verified in this same batch gets that
+  // record's answer, once it is stored.
+  struct SameBatch {
+    size_t index;  // Of the unverified copy.
+    size_t k;      // Of the verified record's commit.
+  };
+  std::vector<SameBatch> same_batch;
+  absl::flat_hash_map<absl::string_view, size_t> committed_ids;
+  if (!batch.unverified_.empty()) {
+    for (size_t k = 0; k < batch.commits_.size(); ++k) committed_ids.emplace(batch.commits_[k].record_id, k);
+  }
   for (const JudgedBatch::Unverified& bad : batch.unverified_) {
     const std::string& record_id = batch.record_ids_[bad.index];
+    Log(LogLevel::kWarning, "peer.envelope_rejected", {{"record_id", record_id}, {"reason", bad.reason}});
     store::AuditOrLog(store_, {v1::AUDIT_EVENT_KIND_INBOUND_REJECT, record_id, bad.signer, bad.digest, bad.reason});
+    if (auto same = committed_ids.find(record_id); !record_id.empty() && same != committed_ids.end()) {
+      same_batch.push_back({bad.index, same->second});
+      batch.fates_[bad.index].outcome =
+          "answered with the receipt of the same record in its batch (an unverified copy)";
+      batch.fates_[bad.index].reason.reset();
+      continue;
+    }
     if (!record_id.empty()) {
       absl::StatusOr<std::string> stored = store_->GetInboundReceipt(record_id);
       v1::Receipt original;
@@ -268,6 +288,7 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::Commit(JudgedBatch batch) {
     Log(LogLevel::kError, "peer.cannot_store",
         {{"records", absl::StrCat(commits.size())}, {"error", std::string(outcomes.status().message())}});
     RefuseAll(batch, committed_index, why);
+    for (const SameBatch& copy : same_batch) RefuseAll(batch, {copy.index}, why);
     Account(batch);
     return std::move(responses);
   }
@@ -307,6 +328,9 @@ std::vector<v1::DeliverResponse> EnvelopeReceiver::Commit(JudgedBatch batch) {
       }
     }
   }
+  // The verified record's final answer: its receipt (new, stored before, or
+  // a conflict's), or its refusal.
+  for (const SameBatch& copy : same_batch) responses[copy.index] = responses[committed_index[copy.k]];
   Account(batch);
   return std::move(responses);
 }

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -532,6 +533,38 @@ TEST_F(EnvelopeReceiverTest, AnUnverifiedCopyJudgedBeforeTheGenuineRecordIsStore
   const std::vector<v1::AuditEntry> audit = Audit();
   ASSERT_FALSE(audit.empty());
   EXPECT_EQ(audit.back().kind(), v1::AUDIT_EVENT_KIND_INBOUND_REJECT);
+}
+
+// An unverified copy in the same batch as its genuine record, before or
+// after it, gets the genuine record's receipt.
+TEST_F(EnvelopeReceiverTest, AnUnverifiedCopyInTheBatchOfItsGenuineRecordGetsThatRecordsReceipt) {
+  const std::string ids[] = {kRecordId, kOtherRecordId};
+  for (const bool copy_first : {false, true}) {
+    SCOPED_TRACE(copy_first ? "the copy first" : "the genuine record first");
+    const std::string& id = ids[copy_first ? 1 : 0];
+    const v1::Envelope genuine = MakeEnvelope(id, CargoRecord("C-1"));
+    v1::Envelope forged = MakeEnvelope(id, CargoRecord("C-forged"));
+    forged.clear_proof();
+    const std::vector<v1::DeliverResponse> responses =
+        copy_first ? receiver_->ReceiveBatch({&forged, &genuine}) : receiver_->ReceiveBatch({&genuine, &forged});
+    ASSERT_EQ(responses.size(), 2u);
+    const v1::DeliverResponse& answer = responses[copy_first ? 1 : 0];
+    const v1::DeliverResponse& copy = responses[copy_first ? 0 : 1];
+    ASSERT_EQ(ReceiptHeaderOf(answer).verdict(), v1::RECEIPT_VERDICT_ACCEPTED);
+    EXPECT_EQ(ReceiptHeaderOf(answer).record_id(), id);
+    EXPECT_EQ(copy.receipt().SerializeAsString(), answer.receipt().SerializeAsString());
+    const absl::StatusOr<std::string> stored = store_->GetInboundReceipt(id);
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ(*stored, answer.receipt().SerializeAsString());
+    const std::vector<v1::AuditEntry> audit = Audit();
+    EXPECT_EQ(std::count_if(audit.begin(), audit.end(),
+                            [&](const v1::AuditEntry& entry) {
+                              return entry.kind() == v1::AUDIT_EVENT_KIND_INBOUND_REJECT && entry.record_id() == id &&
+                                     entry.digest() == Sha256Of(forged.payload());
+                            }),
+              1);
+  }
+  EXPECT_EQ(Inbox().size(), 2u);
 }
 
 // Judging touches no store: a batch judged and then dropped (its stream

@@ -270,13 +270,14 @@ class PeerServiceTest : public ::testing::Test {
   testing::TempDir dir_;
 };
 
-// Three full batches, the first one's commit held back long enough for the
-// next to be judged behind it: stored and answered in the order they came,
-// each in its own commit.
+// Three full batches, the first one's commit held back for a second (judging
+// a batch takes milliseconds), so that the next is judged behind it and would
+// be stored first if commits did not keep their order: stored and answered in
+// the order they came, each in its own commit.
 TEST_F(PeerServiceTest, BatchesAreStoredAndAnsweredInTheOrderTheyCame) {
   std::unique_ptr<store::SqliteStore> sqlite = OpenStore();
   ASSERT_NE(sqlite, nullptr);
-  FirstCommitStore store(std::move(sqlite), absl::Milliseconds(300), /*fail_first=*/false);
+  FirstCommitStore store(std::move(sqlite), absl::Seconds(1), /*fail_first=*/false);
   PeerFace face(&store);
   ASSERT_TRUE(face.serving());
 
@@ -294,14 +295,14 @@ TEST_F(PeerServiceTest, BatchesAreStoredAndAnsweredInTheOrderTheyCame) {
   EXPECT_EQ(store.stored(), 3);  // A batch of 256 per commit.
 }
 
-// The first batch's commit fails (a full disk) while the second is judged
-// behind it: the stream answers one retryable refusal, for the first
-// envelope, and ends; the second batch is never stored, so the sender's
-// resend keeps the link's order.
+// The first batch's commit fails (a full disk) after a second, while the
+// second batch is judged behind it: the stream answers one retryable refusal,
+// for the first envelope, and ends; the second batch is never stored, so the
+// sender's resend keeps the link's order.
 TEST_F(PeerServiceTest, NothingJudgedBehindARefusedBatchIsStored) {
   std::unique_ptr<store::SqliteStore> sqlite = OpenStore();
   ASSERT_NE(sqlite, nullptr);
-  FirstCommitStore store(std::move(sqlite), absl::Milliseconds(300), /*fail_first=*/true);
+  FirstCommitStore store(std::move(sqlite), absl::Seconds(1), /*fail_first=*/true);
   PeerFace face(&store);
   ASSERT_TRUE(face.serving());
 
