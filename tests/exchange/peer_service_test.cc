@@ -21,11 +21,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "gateway/common/digest.h"
-#include "gateway/common/proto_time.h"
 #include "gateway/common/sequence_notifier.h"
 #include "gateway/common/thread_pool.h"
-#include "gateway/common/uuid.h"
 #include "gateway/exchange/envelope_receiver.h"
 #include "gateway/proof/batch_signature.h"
 #include "gateway/security/tls.h"
@@ -34,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "iicc/v1/config.pb.h"
 #include "iicc/v1/peer_exchange.grpc.pb.h"
+#include "tests/testing/signed_envelopes.h"
 #include "tests/testing/test_env.h"
 #include "tests/testing/test_policies.h"
 
@@ -105,47 +103,6 @@ class FirstCommitStore final : public store::Store {
   std::atomic<int> calls_{0};
   std::atomic<int> stored_{0};
 };
-
-// `count` cargo envelopes from UZ to KZ, signed by UZ's signing key as one
-// batch, with record ids in increasing order.
-std::vector<v1::Envelope> SignedEnvelopes(int count) {
-  const testing::TestPki& pki = testing::SharedPki();
-  v1::Record record;
-  v1::CargoRecord* cargo = record.mutable_cargo();
-  cargo->set_consignment_id("C-1");
-  cargo->set_direction(v1::DIRECTION_UZ_TO_KZ);
-  cargo->set_checkpoint(v1::CHECKPOINT_GULISTAN);
-  v1::GoodsLine* goods = cargo->add_goods();
-  goods->set_hs6("080810");
-  goods->set_national_code("0808108000");
-  goods->set_gross_kg(1000);
-  goods->set_net_kg(950);
-  goods->set_unit("KGM");
-  const std::string payload = record.SerializeAsString();
-  std::vector<v1::Envelope> envelopes(static_cast<size_t>(count));
-  std::vector<std::string> headers;
-  for (v1::Envelope& envelope : envelopes) {
-    v1::EnvelopeHeader header;
-    header.set_record_id(NewUuidV7(absl::Now()));
-    header.set_origin(v1::JURISDICTION_UZ);
-    header.set_destination(v1::JURISDICTION_KZ);
-    header.set_record_type(v1::RECORD_TYPE_CARGO);
-    header.set_payload_digest(Sha256(payload));
-    *header.mutable_accepted_time() = ToTimestamp(absl::Now());
-    envelope.set_header(header.SerializeAsString());
-    envelope.set_payload(payload);
-    headers.push_back(envelope.header());
-  }
-  absl::StatusOr<std::unique_ptr<proof::Signer>> signer =
-      proof::Signer::Load(pki.File("uz", "signing.crt"), pki.File("uz", "signing.key"));
-  EXPECT_TRUE(signer.ok()) << signer.status();
-  if (!signer.ok()) return envelopes;
-  absl::StatusOr<std::vector<v1::BatchProof>> proofs = (*signer)->SignBatch(proof::Purpose::kEnvelope, headers);
-  EXPECT_TRUE(proofs.ok()) << proofs.status();
-  if (!proofs.ok()) return envelopes;
-  for (size_t i = 0; i < envelopes.size(); ++i) *envelopes[i].mutable_proof() = (*proofs)[i];
-  return envelopes;
-}
 
 std::string RecordIdOf(const v1::Envelope& envelope) {
   v1::EnvelopeHeader header;
@@ -281,7 +238,7 @@ TEST_F(PeerServiceTest, BatchesAreStoredAndAnsweredInTheOrderTheyCame) {
   PeerFace face(&store);
   ASSERT_TRUE(face.serving());
 
-  const std::vector<v1::Envelope> envelopes = SignedEnvelopes(3 * kMaxFrameItems);
+  const std::vector<v1::Envelope> envelopes = testing::SignedCargoEnvelopes(testing::SharedPki(), 3 * kMaxFrameItems);
   std::vector<std::vector<v1::Envelope>> frames(3);
   std::vector<std::string> sent;
   for (size_t i = 0; i < envelopes.size(); ++i) {
@@ -306,7 +263,7 @@ TEST_F(PeerServiceTest, NothingJudgedBehindARefusedBatchIsStored) {
   PeerFace face(&store);
   ASSERT_TRUE(face.serving());
 
-  const std::vector<v1::Envelope> envelopes = SignedEnvelopes(2 * kMaxFrameItems);
+  const std::vector<v1::Envelope> envelopes = testing::SignedCargoEnvelopes(testing::SharedPki(), 2 * kMaxFrameItems);
   const std::vector<std::vector<v1::Envelope>> frames = {{envelopes.begin(), envelopes.begin() + kMaxFrameItems},
                                                          {envelopes.begin() + kMaxFrameItems, envelopes.end()}};
   const Answers refused = Deliver(*face.UzStub(), frames);

@@ -10,15 +10,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "gateway/common/digest.h"
-#include "gateway/common/uuid.h"
-#include "gateway/proof/batch_signature.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "iicc/v1/peer_exchange.grpc.pb.h"
 #include "tests/testing/exchange_helpers.h"
 #include "tests/testing/gateway_process.h"
+#include "tests/testing/signed_envelopes.h"
 #include "tests/testing/test_env.h"
 
 namespace iicc::testing {
@@ -144,36 +141,6 @@ TEST_F(LinkTest, EachRecordTypeCrossesBothWaysAndIsDelivered) {
       EXPECT_THAT(receipt.policy_version(), ::testing::MatchesRegex("[0-9a-f]{64}"));
     }
   }
-}
-
-// `count` valid cargo envelopes from UZ to KZ with fresh record ids (the
-// first `first_id` if given), signed together (one batch) by the UZ gateway's
-// signing key.
-std::vector<v1::Envelope> SignedCargoEnvelopes(const TestPki& pki, int count, const std::string& first_id = "") {
-  std::vector<v1::Envelope> envelopes(static_cast<size_t>(count));
-  std::vector<std::string> headers;
-  const std::string payload = SampleRecord("cargo").SerializeAsString();
-  for (int i = 0; i < count; ++i) {
-    v1::EnvelopeHeader header;
-    header.set_record_id(i == 0 && !first_id.empty() ? first_id : NewUuidV7(absl::Now()));
-    header.set_origin(v1::JURISDICTION_UZ);
-    header.set_destination(v1::JURISDICTION_KZ);
-    header.set_record_type(v1::RECORD_TYPE_CARGO);
-    header.set_payload_digest(Sha256(payload));
-    *header.mutable_accepted_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
-    envelopes[i].set_header(header.SerializeAsString());
-    envelopes[i].set_payload(payload);
-    headers.push_back(envelopes[i].header());
-  }
-  absl::StatusOr<std::unique_ptr<proof::Signer>> signer =
-      proof::Signer::Load(pki.File("uz", "signing.crt"), pki.File("uz", "signing.key"));
-  EXPECT_TRUE(signer.ok()) << signer.status();
-  if (!signer.ok()) return envelopes;
-  absl::StatusOr<std::vector<v1::BatchProof>> proofs = (*signer)->SignBatch(proof::Purpose::kEnvelope, headers);
-  EXPECT_TRUE(proofs.ok()) << proofs.status();
-  if (!proofs.ok()) return envelopes;
-  for (size_t i = 0; i < envelopes.size(); ++i) *envelopes[i].mutable_proof() = (*proofs)[i];
-  return envelopes;
 }
 
 // The record id in `receipt`'s header if it accepts the record, else
