@@ -8,6 +8,7 @@
 #   scripts/bench.sh --soak SECONDS  steady load at half the measured maximum for SECONDS
 #   scripts/bench.sh --backlog N     UZ down, N records queued at KZ (RSS at 10,000 and at N), then the drain
 #   options: --no-build  --seconds S (10)  --warmup S (3)  --runs N (3)  --inflight N (256)  --only NAME[,NAME...]
+#            --random-ids (request ids scattered over the idempotency index, as random UUIDs would be)
 #
 # Scenarios: raw-unary raw-stream nginx-1hop iicc-unary iicc-stream.
 # Environment: IICC_BENCH_DIR (default /var/tmp): where the gateways' stores
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-runs=3 seconds=10 warmup=3 inflight=256 build=1 only="" soak=0 backlog=0
+runs=3 seconds=10 warmup=3 inflight=256 build=1 only="" soak=0 backlog=0 request_ids=ordered
 while (($#)); do
   case $1 in
     --quick) runs=1 seconds=5 warmup=2 ;;
@@ -30,6 +31,7 @@ while (($#)); do
     --runs) runs=$2; shift ;;
     --inflight) inflight=$2; shift ;;
     --only) only=$2; shift ;;
+    --random-ids) request_ids=random ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown option $1 (--help)" >&2; exit 2 ;;
   esac
@@ -88,6 +90,8 @@ wait_port() {  # wait_port PORT PID: until something listens, or the process die
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 peak_rss_mib() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
+written() { awk '/^write_bytes:/ { print $2 }' "/proc/$1/io" 2>/dev/null || echo 0; }  # bytes the process sent to disk
+kib_per() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.1f", (b - a) / 1024 / n }'; }  # kib_per BEFORE AFTER N
 
 # --- the gateway pair ------------------------------------------------------
 # The demo's configurations (gateway/config/), on fresh ports and data, with
@@ -135,7 +139,7 @@ loadgen() {  # loadgen ARGS...: KZ's ministry-client submits, UZ's reader receiv
     --cert "$pki/kz/ministry-client.crt" --key "$pki/kz/ministry-client.key" \
     --subscribe-target "127.0.0.1:${gw_ministry[uz]}" --subscribe-ca "$pki/uz/ca.crt" \
     --subscribe-cert "$pki/uz/reader.crt" --subscribe-key "$pki/uz/reader.key" \
-    --record tests/bench/typical_cargo.json --cpu-pids "${gw_pid[kz]},${gw_pid[uz]}" "$@"
+    --record tests/bench/typical_cargo.json --request-ids "$request_ids" --cpu-pids "${gw_pid[kz]},${gw_pid[uz]}" "$@"
 }
 
 # --- the baselines --------------------------------------------------------
@@ -265,17 +269,22 @@ if ((backlog > 0)); then
   fill() {  # fill N RUN: N more records into KZ's outbox through SubmitStream
     "$bin_dir/iicc-loadgen" --target "127.0.0.1:${gw_ministry[kz]}" --ca "$pki/kz/ca.crt" \
       --cert "$pki/kz/ministry-client.crt" --key "$pki/kz/ministry-client.key" \
-      --record tests/bench/typical_cargo.json --mode stream --inflight "$inflight" --count "$1" --run-id "$2"
+      --record tests/bench/typical_cargo.json --request-ids "$request_ids" --mode stream --inflight "$inflight" \
+      --count "$1" --run-id "$2"
   }
   echo "backlog: UZ is down; queueing 10000 records at KZ"
   fill 10000 a
   rss_10k=$(rss_mib "${gw_pid[kz]}")
   echo "backlog: queueing $((backlog - 10000)) more"
+  kz_written=$(written "${gw_pid[kz]}")
   fill $((backlog - 10000)) b
   rss_n=$(rss_mib "${gw_pid[kz]}")
+  echo "backlog: KZ wrote $(kib_per "$kz_written" "$(written "${gw_pid[kz]}")" $((backlog - 10000))) KiB to disk per" \
+    "record queued (its store and WAL)"
   depth=$(metric "${gw_admin[kz]}" iicc_outbox_depth)
   echo "backlog: KZ outbox depth $depth; KZ RSS ${rss_10k} MiB at 10000, ${rss_n} MiB at $backlog" \
     "(x$(awk -v a="$rss_n" -v b="$rss_10k" 'BEGIN { printf "%.2f", a / b }')); store $(du -sm "$dir/kz" | cut -f1) MiB"
+  kz_written=$(written "${gw_pid[kz]}")
   start_gateway uz "$dir"
   # KZ finds UZ back at its next reconnection attempt, up to its backoff
   # (max_backoff 5 s, +-50% jitter) later: the drain is timed from the first
@@ -290,6 +299,8 @@ if ((backlog > 0)); then
   done
   end=$(date +%s.%N)
   received=$(metric "${gw_admin[uz]}" iicc_inbox_sequence)
+  echo "backlog: per record delivered, KZ wrote $(kib_per "$kz_written" "$(written "${gw_pid[kz]}")" "$backlog") KiB" \
+    "and UZ $(kib_per 0 "$(written "${gw_pid[uz]}")" "$backlog") KiB to disk"
   # Timed from the first poll that saw the outbox shrink: the records gone
   # by then are not counted.
   echo "backlog: the link came back $(awk -v b="$returned" -v e="$begin" 'BEGIN { printf "%.1f", e - b }') s after UZ" \

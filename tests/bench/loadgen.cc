@@ -11,7 +11,7 @@
 //   iicc-loadgen --target HOST:PORT --ca F --cert F --key F
 //                --subscribe-target HOST:PORT --subscribe-ca F --subscribe-cert F --subscribe-key F
 //                --record FILE.json [--mode unary|stream] [--inflight N] [--seconds S] [--warmup S]
-//                [--rate R] [--drain S] [--cpu-pids PID,PID] [--run-id ID]
+//                [--rate R] [--drain S] [--cpu-pids PID,PID] [--run-id ID] [--request-ids ordered|random]
 //   iicc-loadgen --target HOST:PORT --ca F --cert F --key F --record FILE.json --count N [--mode ...] [--inflight N]
 //
 // Submitting runs for warmup + seconds. The measurement window is the last
@@ -31,6 +31,11 @@
 // --backlog fills an outbox whose peer is down; the line then has rate (of
 // acknowledgements over the whole run), acked and errors.
 //
+// Request ids are "lg-RUN-INDEX" (--request-ids ordered, the default: close
+// together in the gateway's idempotency index) or "lg-RUN-RANDOM-INDEX"
+// with 16 random hex digits (--request-ids random: scattered over it, as
+// random UUIDs from a ministry's system would be).
+//
 // Prints one line on stdout:
 //   rate=R ack_p50_ms= ack_p99_ms= delivery_p50_ms= delivery_p99_ms= sent= acked= delivered= errors=
 //   lost= duplicated= cpu_s_per_1000=self:X,PID:Y,...
@@ -49,6 +54,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -399,17 +405,18 @@ int Usage() {
       "usage: iicc-loadgen --target HOST:PORT --ca F --cert F --key F [--subscribe-target HOST:PORT "
       "--subscribe-ca F --subscribe-cert F --subscribe-key F] --record FILE.json [--count N] [--mode unary|stream] "
       "[--inflight N] [--seconds S] [--warmup S] [--rate R] [--drain S] [--cpu-pids PID,...] "
-      "[--run-id ID] [--intervals S]\n");
+      "[--run-id ID] [--intervals S] [--request-ids ordered|random]\n");
   return 2;
 }
 
 int Run(int argc, char** argv) {
   std::map<std::string, std::string> flags = {
-      {"mode", "unary"}, {"inflight", "64"}, {"seconds", "10"}, {"warmup", "2"}, {"rate", "0"},
-      {"drain", "60"},   {"run-id", "0"},    {"cpu-pids", ""},  {"count", "0"},  {"intervals", "0"}};
+      {"mode", "unary"}, {"inflight", "64"}, {"seconds", "10"},         {"warmup", "2"},
+      {"rate", "0"},     {"drain", "60"},    {"run-id", "0"},           {"cpu-pids", ""},
+      {"count", "0"},    {"intervals", "0"}, {"request-ids", "ordered"}};
   const std::string known =
       " target ca cert key subscribe-target subscribe-ca subscribe-cert subscribe-key record mode inflight seconds "
-      "warmup rate drain cpu-pids run-id count intervals ";
+      "warmup rate drain cpu-pids run-id count intervals request-ids ";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0 || i + 1 >= argc || known.find(" " + arg.substr(2) + " ") == std::string::npos) {
@@ -426,6 +433,8 @@ int Run(int argc, char** argv) {
   const long long max_count = std::atoll(flags["count"].c_str());
   const double intervals = std::atof(flags["intervals"].c_str());
   const bool subscribe = !flags["subscribe-target"].empty();
+  const bool random_ids = flags["request-ids"] == "random";
+  if (!random_ids && flags["request-ids"] != "ordered") return Usage();
   if ((mode != "unary" && mode != "stream") || inflight < 1 || seconds <= 0 || warmup < 0 || rate < 0 || drain < 0 ||
       max_count < 0 || intervals < 0 || flags["target"].empty()) {
     return Usage();
@@ -498,6 +507,8 @@ int Run(int argc, char** argv) {
                : Clock::duration::zero();
   bool window_open = false;
   Clock::time_point next = start;
+  const std::string run = flags["run-id"];
+  std::mt19937_64 scatter(std::random_device{}());
   for (size_t count = 0;; ++count) {
     const Clock::time_point now = Clock::now();
     if (!window_open && now >= window_start) {
@@ -513,9 +524,14 @@ int Run(int argc, char** argv) {
     window.Acquire();
     v1::SubmitRequest request;
     *request.mutable_record() = record;
-    const std::string run = flags["run-id"];
     const size_t index = tracker.Sent(Clock::now());
-    request.set_request_id("lg-" + run + "-" + std::to_string(index));
+    std::string request_id = "lg-" + run + "-";
+    if (random_ids) {
+      char scattered[20];
+      std::snprintf(scattered, sizeof(scattered), "%016llx-", static_cast<unsigned long long>(scatter()));
+      request_id += scattered;
+    }
+    request.set_request_id(request_id + std::to_string(index));
     if (unary) {
       unary->Send(std::move(request), index);
     } else {
