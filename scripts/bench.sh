@@ -37,6 +37,9 @@ while (($#)); do
   esac
   shift
 done
+if ((backlog > 0 && backlog <= 10000)); then
+  echo "bench: --backlog needs more than 10000 records (the first 10000 are its RSS baseline)" >&2; exit 2
+fi
 
 bin_dir=${IICC_BENCH_BUILD:-build-bench}/bin
 if ((build)); then

@@ -127,7 +127,7 @@ class Window {
   int in_flight_ = 0;
 };
 
-// What happened to each record sent, by its index (request_id "lg-RUN-INDEX").
+// What happened to each record sent, by its index (the INDEX of its request_id).
 class Tracker {
  public:
   // Frees a place in `window` as each record is delivered, or fails; or,
