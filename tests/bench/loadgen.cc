@@ -471,9 +471,10 @@ int Run(int argc, char** argv) {
   Window window(inflight);
   // An open-loop run sends rate x its length; a closed-loop one is not
   // known ahead: room for 2^20 (over a minute at the pair's full speed).
-  const size_t expected = max_count > 0 ? static_cast<size_t>(max_count)
-                          : rate > 0    ? static_cast<size_t>(rate * (warmup + seconds) * 1.05) + 1024
-                                        : size_t{1} << 20;
+  // At most 2^24 (over two hours at 2,100 records/s), so that a mistyped
+  // rate does not ask for gigabytes.
+  const double planned = max_count > 0 ? max_count : rate > 0 ? rate * (warmup + seconds) * 1.05 + 1024 : 1 << 20;
+  const size_t expected = static_cast<size_t>(std::min(planned, double{1 << 24}));
   Tracker tracker(&window, subscribe, expected);
 
   // The subscriber reads the destination's inbox from its start.
